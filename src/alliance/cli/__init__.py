@@ -1,0 +1,13 @@
+"""The ``alliance`` command line: one module per command group; each command parses, calls one function, formats."""
+
+from __future__ import annotations
+
+from alliance.cli import change, demo, instruments, outcomes, sudden  # noqa: F401  (registers commands)
+from alliance.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

@@ -1,0 +1,3 @@
+"""CLI commands (being written)."""
+
+from alliance.cli.app import app  # noqa: F401

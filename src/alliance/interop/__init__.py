@@ -1,0 +1,1 @@
+"""Exchange formats: CSV with row-level errors, FHIR R4B."""

@@ -1,0 +1,124 @@
+"""Read tabular input at the edge: every value checked, every error naming file, row and column."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alliance.errors import InputError
+
+__all__ = ["read_table", "require_columns", "numeric_column", "check_unique"]
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV file as text (nothing converted, empty cells as empty strings).
+
+    Rows keep their position: ``frame.index`` is the 1-based data row number used in errors.
+    """
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=name) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a CSV file", file=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror})", file=name) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=name) from None
+    if not text.strip():
+        raise InputError("file is empty (a header row is needed)", file=name)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True
+        )
+    except pd.errors.ParserError as exc:
+        raise InputError(f"not a well-formed CSV file ({exc})", file=name) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    duplicated = [c for c in frame.columns if list(frame.columns).count(c) > 1 or c.startswith("Unnamed:")]
+    if duplicated:
+        raise InputError(f"header has a duplicate or empty column name: {duplicated[0]!r}", file=name)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, file: str) -> None:
+    """Raise ``InputError`` for the first of ``columns`` that the table lacks."""
+    have = list(frame.columns)
+    for column in columns:
+        if column not in have:
+            raise InputError(
+                f"unknown column (the file has: {', '.join(have)})", file=file, column=column
+            )
+
+
+def numeric_column(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    file: str,
+    allow_missing: bool = True,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+) -> pd.Series:
+    """Parse one text column as floats; empty cells become NaN when ``allow_missing``.
+
+    Raises ``InputError`` naming the first bad row.
+    """
+    text = frame[column].astype(str).str.strip()
+    values = pd.to_numeric(text.where(text != "", None), errors="coerce").astype(float)
+    bad = values.isna() & (text != "")
+    bad |= ~np.isfinite(values.fillna(0.0))
+    if bad.any():
+        row = int(bad.idxmax())
+        raise InputError(f"not a number: {frame.at[row, column]!r}", file=file, row=row, column=column)
+    if not allow_missing and values.isna().any():
+        row = int(values.isna().idxmax())
+        raise InputError("value is missing", file=file, row=row, column=column)
+    if integer:
+        fractional = values.notna() & (values != np.round(values))
+        if fractional.any():
+            row = int(fractional.idxmax())
+            raise InputError(
+                f"not a whole number: {frame.at[row, column]!r}", file=file, row=row, column=column
+            )
+    out_of_range = pd.Series(False, index=values.index)
+    if low is not None:
+        out_of_range |= values < low
+    if high is not None:
+        out_of_range |= values > high
+    if out_of_range.any():
+        row = int(out_of_range.idxmax())
+        raise InputError(
+            f"value {frame.at[row, column]!r} is out of range ({low:g} to {high:g})"
+            if low is not None and high is not None
+            else f"value {frame.at[row, column]!r} is out of range",
+            file=file,
+            row=row,
+            column=column,
+        )
+    return values
+
+
+def check_unique(frame: pd.DataFrame, columns: Sequence[str], *, file: str) -> None:
+    """Raise ``InputError`` at the first row repeating an earlier row's values in ``columns``."""
+    duplicated = frame.duplicated(subset=list(columns), keep="first")
+    if duplicated.any():
+        row = int(duplicated.idxmax())
+        first = int(
+            frame.index[(frame[list(columns)] == frame.loc[row, list(columns)]).all(axis=1)][0]
+        )
+        key = ", ".join(f"{c}={frame.at[row, c]!r}" for c in columns)
+        raise InputError(
+            f"duplicate {' + '.join(columns)} ({key}) already on row {first}",
+            file=file,
+            row=row,
+            column=columns[-1],
+        )
