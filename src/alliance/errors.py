@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AllianceError", "DefinitionError", "InputError"]
+__all__ = ["AllianceError", "DefinitionError", "InputError", "ResourceError"]
 
 
 class AllianceError(Exception):
@@ -52,3 +52,20 @@ class InputError(AllianceError):
 
 class DefinitionError(AllianceError):
     """An instrument definition that does not follow the schema or is inconsistent."""
+
+
+class ResourceError(AllianceError):
+    """A structured document (e.g. a FHIR resource) that is malformed or inconsistent; names the file and path.
+
+    ``path`` is a JSONPath-like location such as ``item[2].answer[0].valueCoding.code``.
+    """
+
+    def __init__(self, message: str, *, path: str = "", file: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.file = file
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = [part for part in (self.file, self.path) if part]
+        return ", ".join(where) + ": " + self.message if where else self.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import pandas as pd
 
 from alliance.errors import InputError
 
-__all__ = ["read_table", "require_columns", "numeric_column", "check_unique"]
+__all__ = ["check_unique", "numeric_column", "read_table", "require_columns"]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -34,18 +35,27 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=name) from None
     if not text.strip():
         raise InputError("file is empty (a header row is needed)", file=name)
+    header = [cell.strip() for cell in next(csv.reader(io.StringIO(text)))]
+    for position, column in enumerate(header):
+        if not column or header.index(column) != position:
+            raise InputError(f"header has a duplicate or empty column name: {column!r}", file=name)
     try:
         frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
         raise InputError(f"not a well-formed CSV file ({exc})", file=name) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    duplicated = [c for c in frame.columns if list(frame.columns).count(c) > 1 or c.startswith("Unnamed:")]
-    if duplicated:
-        raise InputError(f"header has a duplicate or empty column name: {duplicated[0]!r}", file=name)
+    frame.columns = header
+    # Row labels are line numbers minus one, so a blank line (dropped here) does not shift later rows.
     frame.index = pd.RangeIndex(1, len(frame) + 1)
-    return frame
+    blank = (frame.apply(lambda column: column.str.strip()) == "").all(axis=1)
+    kept: pd.DataFrame = frame.loc[~blank]
+    return kept
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, file: str) -> None:
@@ -53,9 +63,7 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, file: str) -
     have = list(frame.columns)
     for column in columns:
         if column not in have:
-            raise InputError(
-                f"unknown column (the file has: {', '.join(have)})", file=file, column=column
-            )
+            raise InputError(f"unknown column (the file has: {', '.join(have)})", file=file, column=column)
 
 
 def numeric_column(
@@ -77,25 +85,23 @@ def numeric_column(
     bad = values.isna() & (text != "")
     bad |= ~np.isfinite(values.fillna(0.0))
     if bad.any():
-        row = int(bad.idxmax())
+        row = _first_row(bad)
         raise InputError(f"not a number: {frame.at[row, column]!r}", file=file, row=row, column=column)
     if not allow_missing and values.isna().any():
-        row = int(values.isna().idxmax())
+        row = _first_row(values.isna())
         raise InputError("value is missing", file=file, row=row, column=column)
     if integer:
         fractional = values.notna() & (values != np.round(values))
         if fractional.any():
-            row = int(fractional.idxmax())
-            raise InputError(
-                f"not a whole number: {frame.at[row, column]!r}", file=file, row=row, column=column
-            )
+            row = _first_row(fractional)
+            raise InputError(f"not a whole number: {frame.at[row, column]!r}", file=file, row=row, column=column)
     out_of_range = pd.Series(False, index=values.index)
     if low is not None:
         out_of_range |= values < low
     if high is not None:
         out_of_range |= values > high
     if out_of_range.any():
-        row = int(out_of_range.idxmax())
+        row = _first_row(out_of_range)
         raise InputError(
             f"value {frame.at[row, column]!r} is out of range ({low:g} to {high:g})"
             if low is not None and high is not None
@@ -111,10 +117,8 @@ def check_unique(frame: pd.DataFrame, columns: Sequence[str], *, file: str) -> N
     """Raise ``InputError`` at the first row repeating an earlier row's values in ``columns``."""
     duplicated = frame.duplicated(subset=list(columns), keep="first")
     if duplicated.any():
-        row = int(duplicated.idxmax())
-        first = int(
-            frame.index[(frame[list(columns)] == frame.loc[row, list(columns)]).all(axis=1)][0]
-        )
+        row = _first_row(duplicated)
+        first = int(frame.index[(frame[list(columns)] == frame.loc[row, list(columns)]).all(axis=1)][0])
         key = ", ".join(f"{c}={frame.at[row, c]!r}" for c in columns)
         raise InputError(
             f"duplicate {' + '.join(columns)} ({key}) already on row {first}",
@@ -122,3 +126,9 @@ def check_unique(frame: pd.DataFrame, columns: Sequence[str], *, file: str) -> N
             row=row,
             column=columns[-1],
         )
+
+
+def _first_row(mask: pd.Series) -> int:
+    """Return the row label (1-based data row) of the first true value of ``mask``."""
+    labels = mask.index.to_numpy()
+    return int(labels[np.flatnonzero(mask.to_numpy(dtype=bool))[0]])
