@@ -30,6 +30,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
+from alliance.change.ordering import natural_key
+
 __all__ = ["CHANGE_COLUMNS", "find_sudden_changes", "judge_intervals"]
 
 Better = Literal["lower", "higher"]
@@ -212,7 +214,7 @@ def find_sudden_changes(
             )
         )
     changes = pd.concat(parts, ignore_index=True)
-    changes = changes.sort_values(["id", "from_time"], key=_natural_key, kind="stable")
+    changes = changes.sort_values(["id", "from_time"], key=natural_key, kind="stable")
     return changes.reset_index(drop=True)
 
 
@@ -233,12 +235,6 @@ def _check_criteria(*, cutoff: float, relative: float, alpha: float) -> None:
         raise ValueError(f"relative must be zero or more, not {relative!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie between 0 and 1, not {alpha!r}")
-
-
-def _natural_key(column: pd.Series) -> pd.Series:
-    """Sort ids as numbers when all of them are numbers ("2" before "10"), otherwise as text."""
-    numbers = pd.to_numeric(column, errors="coerce")
-    return numbers if bool(numbers.notna().all()) else column.astype(str)
 
 
 def _empty_changes(id_dtype: object) -> pd.DataFrame:

@@ -22,6 +22,8 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
+from alliance.change.ordering import natural_key
+
 __all__ = [
     "GAD7_CASENESS",
     "GAD7_MAX",
@@ -154,7 +156,7 @@ def episode_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
             "reliable_recovery": _flags(recovered & improved, known=finished & case_at_start),
         }
     )
-    outcomes = outcomes.sort_values("client", key=_natural_key, kind="stable")
+    outcomes = outcomes.sort_values("client", key=natural_key, kind="stable")
     return outcomes.reset_index(drop=True)
 
 
@@ -220,9 +222,3 @@ def _count(flags: pd.Series) -> int:
 
 def _rate(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else float("nan")
-
-
-def _natural_key(column: pd.Series) -> pd.Series:
-    """Sort client ids as numbers when all of them are numbers ("2" before "10"), otherwise as text."""
-    numbers = pd.to_numeric(column, errors="coerce")
-    return numbers if bool(numbers.notna().all()) else column.astype(str)

@@ -12,6 +12,7 @@ import typer
 from alliance.change.rci import METHODS, Better, Method
 from alliance.change.significance import TABLE_COLUMNS, CutoffType, change_table
 from alliance.cli.app import app, user_errors
+from alliance.cli.output import echo_csv
 from alliance.errors import InputError
 from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
 
@@ -108,10 +109,7 @@ def change(
                 f"alliance: warning: {name}: {len(analysis.left_out)} id(s) left out for a missing pre or "
                 f"post score ({id_column} {shown}{more})\n"
             )
-        out = analysis.table.astype({c: object for c in ("pre", "post", "change", "rci")})
-        for column in ("pre", "post", "change", "rci"):
-            out[column] = analysis.table[column].map(lambda v: repr(float(v)))
-        typer.echo(out[list(TABLE_COLUMNS)].to_csv(index=False, lineterminator="\n"), nl=False)
+        echo_csv(analysis.table, columns=TABLE_COLUMNS, numbers=("pre", "post", "change", "rci"))
 
 
 def _method(value: str) -> Method:

@@ -9,6 +9,7 @@ import typer
 
 from alliance.change.talking_therapies import GAD7_MAX, OUTCOME_COLUMNS, PHQ9_MAX, episode_outcomes
 from alliance.cli.app import app, user_errors
+from alliance.cli.output import echo_csv
 from alliance.errors import InputError
 from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
 
@@ -52,23 +53,4 @@ def outcomes(
         )
         check_unique(parsed, ["client", "session"], file=name)
         result = episode_outcomes(parsed)
-        out = result.astype({column: object for column in (*SCORE_COLUMNS, *FLAG_COLUMNS)})
-        for column in SCORE_COLUMNS:
-            out[column] = result[column].map(_number)
-        for column in FLAG_COLUMNS:
-            out[column] = result[column].map(_flag)
-        typer.echo(out[list(OUTCOME_COLUMNS)].to_csv(index=False, lineterminator="\n"), nl=False)
-
-
-def _number(value: float) -> str:
-    """Print a score as an integer when it is whole (12, not 12.0); empty when missing."""
-    if pd.isna(value):
-        return ""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _flag(value: object) -> str:
-    """Print a nullable boolean as ``true``, ``false`` or empty."""
-    if value is pd.NA:
-        return ""
-    return "true" if value else "false"
+        echo_csv(result, columns=OUTCOME_COLUMNS, numbers=SCORE_COLUMNS, flags=FLAG_COLUMNS)

@@ -12,6 +12,7 @@ import typer
 
 from alliance.change.sudden import CHANGE_COLUMNS, find_sudden_changes
 from alliance.cli.app import app, user_errors
+from alliance.cli.output import echo_csv
 from alliance.errors import InputError
 from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
 
@@ -91,12 +92,4 @@ def sudden_changes(
             better="lower" if better is Better.LOWER else "higher",
             kind=_KINDS[kind],
         )
-        out = changes.astype({"pre": object, "post": object})
-        out["pre"] = changes["pre"].map(_number)
-        out["post"] = changes["post"].map(_number)
-        typer.echo(out[list(CHANGE_COLUMNS)].to_csv(index=False, lineterminator="\n"), nl=False)
-
-
-def _number(value: float) -> str:
-    """Print a score as an integer when it is whole (12, not 12.0)."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+        echo_csv(changes, columns=CHANGE_COLUMNS, numbers=("pre", "post"))
