@@ -1,4 +1,4 @@
-"""Change statistics: reliable change and clinical significance, reliability, Talking Therapies outcomes, sudden changes."""
+"""Change statistics: reliable change, clinical significance, reliability, NHS outcomes, sudden changes."""
 
 from alliance.change.consistency import Alpha, Omega, cronbach_alpha, mcdonald_omega
 from alliance.change.proportions import wilson_interval
