@@ -158,7 +158,7 @@ def _item_answers(
     for item in items:
         # Risk items (PHQ-9 item 9) are endorsed far less often than the others, mostly at high severity.
         risky = any(rule.item == item.id for rule in instrument.risk)
-        weight = 0.3 if risky else 1.0 + rng.normal(0, 0.08)
+        weight = 0.2 if risky else 1.0 + rng.normal(0, 0.08)
         noise = spread * (item.maximum - item.minimum) / 4 * (0.5 if risky else 1.0)
         raw = per_item * weight + rng.normal(0, noise, latent_total.size)
         allowed = np.asarray(item.values, dtype=float)
@@ -194,11 +194,11 @@ def _attention(
     reasons = _add(
         reasons, outcomes.set_index("client")["reliable_deterioration"].fillna(False), "reliable deterioration"
     )
-    reasons = _add(reasons, last["risk"].reindex(reasons.index).fillna(False), "PHQ-9 item 9 at last check-in")
+    reasons = _add(reasons, last["risk"].reindex(reasons.index).fillna(False), "PHQ-9 item 9 > 0 (last)")
     losses = set(changes.loc[changes["kind"] == "loss", "id"])
     reasons = _add(reasons, pd.Series(reasons.index.isin(list(losses)), index=reasons.index), "sudden loss")
     below = last["alliance"].reindex(reasons.index) < 6
-    reasons = _add(reasons, below.fillna(False), "alliance below 6 at last check-in")
+    reasons = _add(reasons, below.fillna(False), "alliance < 6 (last)")
     flagged = outcomes.set_index("client").loc[reasons[reasons != ""].index]
     return pd.DataFrame(
         {

@@ -41,12 +41,8 @@ def render(report: CaseloadReport, *, seed: int, console: Console) -> None:
     summary.add_column("n", justify="right")
     summary.add_column("of", justify="right")
     summary.add_column("rate", justify="right")
-    summary.add_row(
-        "finished with paired PHQ-9 and GAD-7", str(o.finished), str(o.clients), _pct(o.finished / o.clients)
-    )
-    summary.add_row(
-        "case at start (PHQ-9 ≥ 10 or GAD-7 ≥ 8)", str(o.cases), str(o.finished), _pct(o.cases / o.finished)
-    )
+    summary.add_row("finished (paired PHQ-9 + GAD-7)", str(o.finished), str(o.clients), _pct(o.finished / o.clients))
+    summary.add_row("case at start", str(o.cases), str(o.finished), _pct(o.cases / o.finished))
     summary.add_row(
         "recovery (among cases)",
         str(o.recovered),
@@ -63,18 +59,16 @@ def render(report: CaseloadReport, *, seed: int, console: Console) -> None:
         "reliable recovery (among cases)", str(o.reliable_recovery), str(o.cases), _pct(o.reliable_recovery_rate)
     )
     summary.add_row(
-        "sudden gains on PHQ-9 (clients)",
+        "sudden gains, PHQ-9 (clients)",
         f"{report.sudden_gains} ({report.clients_with_sudden_gain})",
         str(o.clients),
         "",
     )
-    summary.add_row("sudden losses on PHQ-9", str(report.sudden_losses), "", "")
+    summary.add_row("sudden losses, PHQ-9", str(report.sudden_losses), "", "")
     console.print(summary)
 
-    therapists = Table(
-        title="By therapist (alphabetical; intervals overlap widely at this size — not a ranking)", title_justify="left"
-    )
-    for name in ("therapist", "clients", "cases", "recovered", "recovery (95% CI)", "early alliance (0–10)"):
+    therapists = Table(title="By therapist (alphabetical, 95% intervals: not a ranking)", title_justify="left")
+    for name in ("therapist", "clients", "cases", "recovered", "recovery (95% CI)", "early alliance"):
         therapists.add_column(name, justify="left" if name == "therapist" else "right")
     for row in report.by_therapist.itertuples(index=False):
         therapists.add_row(
