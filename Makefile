@@ -1,10 +1,13 @@
 # Two commands set everything up on a fresh machine: `make run` and `make test`.
-PYTHON ?= python3.11
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYTHON   ?= python3.11
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+PG_URL   ?= postgresql://postgres@127.0.0.1:5432/test
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
 
-.PHONY: setup run test lint typecheck pytest bench clean
+.PHONY: setup chromium run test lint typecheck pytest pytest-postgres bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +15,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# Browser tests drive Debian's chromium (Playwright never downloads a browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+setup: $(STAMP) chromium
 
 run: $(STAMP)
-	$(BIN)/alliance demo-report
+	$(BIN)/alliance migrate
+	$(BIN)/alliance demo
+	ALLIANCE_SECURE_COOKIES=$${ALLIANCE_SECURE_COOKIES:-false} $(BIN)/alliance serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -24,10 +35,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 -q
 
-test: lint typecheck pytest
+# The clinic suite again on PostgreSQL (a server listens on 127.0.0.1:5432 where the tests run).
+pytest-postgres: $(STAMP) chromium
+	DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -n 2 -q tests/clinic
+
+test: lint typecheck pytest pytest-postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/change.py

@@ -1,0 +1,1 @@
+"""The clinic app (Django): check-ins every session, caseloads and charts, supervisors, admin, API."""

@@ -1,0 +1,17 @@
+"""Every route of the clinic app. Each app's own ``urls.py`` lists its pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from alliance.clinic.api.api import api
+
+admin.site.site_header = "alliance — practice administration"
+admin.site.site_title = "alliance admin"
+
+urlpatterns = [
+    path("", include("alliance.clinic.accounts.urls")),
+    path("", include("alliance.clinic.practice.urls")),
+    path("", include("alliance.clinic.checkins.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]

@@ -1,0 +1,27 @@
+"""Answer builders for clinic tests (import as ``from clinic_factories import ...``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+MakeClient = Callable[..., Any]
+
+
+def phq9(total_per_item: int, *, item9: int = 0) -> dict[str, int]:
+    """PHQ-9 answers with every item at ``total_per_item`` and item 9 at ``item9``."""
+    answers = {f"phq9_{i}": total_per_item for i in range(1, 9)}
+    answers["phq9_9"] = item9
+    return answers
+
+
+def gad7(per_item: int) -> dict[str, int]:
+    return {f"gad7_{i}": per_item for i in range(1, 8)}
+
+
+ALLIANCE_ITEMS = ("bond", "understood", "respect", "goals", "tasks", "culture", "safety", "overall")
+
+
+def alliance(value: int, **overrides: int) -> dict[str, int]:
+    """Relationship check-in answers: every item at ``value`` unless overridden."""
+    return {item: overrides.get(item, value) for item in ALLIANCE_ITEMS}
