@@ -3,12 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from alliance.clinic import health
 from alliance.clinic.api.api import api
 
 admin.site.site_header = "alliance — practice administration"
 admin.site.site_title = "alliance admin"
 
 urlpatterns = [
+    path("livez", health.livez, name="livez"),
+    path("readyz", health.readyz, name="readyz"),
     path("", include("alliance.clinic.accounts.urls")),
     path("", include("alliance.clinic.practice.urls")),
     path("", include("alliance.clinic.checkins.urls")),
