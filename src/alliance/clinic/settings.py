@@ -192,6 +192,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves from finders; an empty root keeps it quiet
+STATICFILES_DIRS = [BASE_DIR / "static"]  # alliance.clinic itself is not an app, so its static/ needs naming
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

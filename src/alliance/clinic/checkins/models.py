@@ -76,8 +76,16 @@ class CheckinLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # A newer link for the same appointment replaces this one (the client then sees "no longer valid").
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # The start stage endorsed a risk item: the client is shown the practice's safety message before going on.
+    start_risk = models.BooleanField(default=False)
 
     objects = VisibleQuerySet.as_manager()
+
+    @property
+    def is_superseded(self) -> bool:
+        return self.superseded_at is not None
 
     @property
     def is_expired(self) -> bool:
