@@ -59,7 +59,9 @@ def main() -> int:
         results[label] = (statistics.median(times), len(queries.captured_queries))
 
     (base_time, base_queries), (big_time, big_queries) = results.values()
-    print(f"caseload page, {args.sessions} sessions per client, 3 check-ins per session (SQLite, median of {args.repeat})")
+    print(
+        f"caseload page, {args.sessions} sessions per client, 3 check-ins per session (SQLite, median of {args.repeat})"
+    )
     for label, (seconds, count) in results.items():
         print(f"  {label:<22} {seconds * 1000:8.1f} ms   {count:3d} SQL queries")
     print(f"  time ratio large/baseline: {big_time / base_time:.1f}x for {args.clients / 10:.0f}x the clients")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from browser import browser  # noqa: F401  (the session's chromium, a fixture)
 from django.utils import timezone
 
 from alliance.clinic.accounts.models import Role, User
@@ -19,6 +20,12 @@ from alliance.clinic.checkins.service import submit_checkin
 from alliance.clinic.practice.models import Appointment, Client, Episode, Practice, Team
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Argon2 is the production hasher (settings); tests hash the cast's passwords fast."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

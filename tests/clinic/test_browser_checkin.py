@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from browser import PHONE, browser, screenshot  # noqa: F401  (fixture)
+from browser import PHONE, screenshot
 from django.utils import timezone
 
 from alliance.clinic.accounts.models import User
@@ -15,11 +15,6 @@ from alliance.clinic.checkins.models import CheckIn
 from alliance.clinic.practice.models import Appointment, Client, Episode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def today_appointment(therapist: User, code: str, *, language: str = "en") -> Appointment:

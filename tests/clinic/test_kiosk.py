@@ -23,12 +23,6 @@ PASSWORD = "correct-horse-battery-staple"  # conftest.PASSWORD
 FORM_KEY = re.compile(r'name="form_key" value="([0-9a-f-]{36})"')
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """Argon2 is slow on purpose; these tests are not about hashing (the cast's five users would cost ~1.4 s)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def maria(cast: dict[str, User], make_client: Any) -> Client:
     person: Client = make_client(cast["ana"], code="C-KIOSK", language="es")

@@ -18,12 +18,6 @@ from alliance.clinic.practice.models import Appointment, Client
 FORM_KEY = re.compile(r'name="form_key" value="([0-9a-f-]{36})"')
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """Argon2 is slow on purpose; these tests are not about hashing (the cast's five users would cost ~1.4 s)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def maria(cast: dict[str, User], make_client: Any) -> Client:
     sessions = [{"phq9": phq9(2), "alliance-client": alliance(8)}, {"phq9": phq9(1), "alliance-client": alliance(9)}]

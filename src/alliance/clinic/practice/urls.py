@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list[object] = []
+from alliance.clinic.practice import views
+
+urlpatterns = [
+    path("caseload/", views.caseload, name="caseload"),
+    path("clients/<int:pk>/", views.client_detail, name="client-detail"),
+    path("me/trends/", views.my_trends, name="my-trends"),
+    path("team/", views.team, name="team"),
+    path("team/therapists/<int:pk>/", views.team_therapist, name="team-therapist"),
+    path("alerts/<int:pk>/", views.alert_update, name="alert-update"),
+]

@@ -1,0 +1,41 @@
+"""Bearer-token authentication for the API: ``Authorization: Bearer <token>`` (see ``alliance token create``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from alliance.clinic.accounts.models import ApiToken, User, hash_token
+
+__all__ = ["LAST_USED_RESOLUTION", "BearerToken", "user_for_token"]
+
+# Writing last_used_at on every request would turn each read into a write; once a minute is enough to audit use.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def user_for_token(token: str) -> User | None:
+    """Return the active user whose live (unrevoked) token this is, or None; note when the token was last used."""
+    if not token:
+        return None
+    found = (
+        ApiToken.objects.select_related("user").filter(token_hash=hash_token(token), revoked_at__isnull=True).first()
+    )
+    if found is None or not found.user.is_active:
+        return None
+    now = timezone.now()
+    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+    return found.user
+
+
+class BearerToken(HttpBearer):
+    """Authenticate a request by its bearer token; the user becomes ``request.user`` for access checks and audit."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        user = user_for_token(token.strip())
+        if user is not None:
+            request.user = user
+        return user

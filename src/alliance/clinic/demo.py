@@ -1,0 +1,396 @@
+"""The demo practice: a realistic, seeded "Riverside Psychological Therapies" to log in to and look around.
+
+Cast: therapists ``ana`` and ``ben``, supervisor ``cleo`` over both (one team), practice admin ``dara``; about 20
+clients each with 6–20 weekly sessions: PHQ-9 and GAD-7 at the start, the relationship check-in at the end, the
+therapist's mirror rating for some. Item answers come from ``alliance.analytics.caseload.generate_caseload``;
+on top of them some clients get a story: a risk item endorsed at a recent session, a reliable deterioration, an
+alliance rupture that is repaired or one that is not. Some appointments were missed; every ongoing client has
+an upcoming one. Every check-in goes through ``submit_checkin`` (real scoring and alerts), then times are moved
+back so that the trajectories span the past months.
+
+The passwords are fixed and printed (``demo-<username>-2026!``): acceptable only because this practice is a demo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from alliance.analytics.caseload import generate_caseload
+from alliance.clinic.accounts.models import Role, User
+from alliance.clinic.alerts.models import Alert
+from alliance.clinic.checkins.models import CheckIn
+from alliance.clinic.checkins.service import submit_checkin
+from alliance.clinic.practice.models import Appointment, Client, ClientIdentity, Episode, Practice, Team
+from alliance.clinic.registry import instruments
+from alliance.errors import AllianceError
+from alliance.instruments import Registry, score_frame
+
+__all__ = [
+    "DEMO_PRACTICE",
+    "DEMO_TEAM",
+    "LOGINS",
+    "DemoError",
+    "DemoPractice",
+    "Login",
+    "demo_logins",
+    "seed_demo",
+]
+
+DEMO_PRACTICE = "Riverside Psychological Therapies"
+DEMO_TEAM = "Adult Psychological Therapies"
+
+
+@dataclass(frozen=True)
+class Login:
+    """A demo log-in as printed at the end of ``alliance demo``."""
+
+    username: str
+    role: str
+    password: str
+    first_name: str
+    last_name: str
+
+
+LOGINS = (
+    Login("ana", Role.THERAPIST, "demo-ana-2026!", "Ana", "Reyes"),
+    Login("ben", Role.THERAPIST, "demo-ben-2026!", "Ben", "Okafor"),
+    Login("cleo", Role.SUPERVISOR, "demo-cleo-2026!", "Cleo", "Lindqvist"),
+    Login("dara", Role.ADMIN, "demo-dara-2026!", "Dara", "Byrne"),
+)
+THERAPISTS = ("ana", "ben")
+
+# Obviously invented names (never a real person's): first names with made-up surnames, Ofcom's drama phone range.
+_FIRST = ("Alex", "Sam", "Jo", "Robin", "Pat", "Charlie", "Morgan", "Kim", "Lee", "Ash", "Jules", "Max",
+          "Remy", "Sky", "Noor", "Tam", "Ren", "Dee", "Kai", "Lou", "Mo", "Nic", "Ola", "Pip")  # fmt: skip
+_LAST = ("Example", "Sample", "Placeholder", "Specimen", "Madeup", "Fictional", "Testperson", "Notreal",
+         "Pretend", "Imaginary")  # fmt: skip
+_HOURS = (9, 10, 11, 13, 14, 15, 16, 17)
+_ALLIANCE_ITEMS = ("bond", "understood", "respect", "goals", "tasks", "culture", "safety", "overall")
+_RESOLVED_NOTE = "Demo: risk discussed with the client in session; safety plan reviewed."
+
+
+class DemoError(AllianceError):
+    """The demo practice cannot be created here (e.g. a real user already has a demo username)."""
+
+
+@dataclass(frozen=True)
+class DemoPractice:
+    """What ``seed_demo`` found or made."""
+
+    created: bool
+    practice: Practice
+    clients: int
+    checkins: int
+    open_alerts: int
+    logins: tuple[Login, ...] = LOGINS
+
+
+@dataclass
+class _Plan:
+    """One demo client: who treats them, their story and one row per appointment (None = did not attend)."""
+
+    therapist: str
+    index: int
+    story: str
+    code: str
+    name: str
+    language: str
+    mirror: bool
+    visits: list[dict[str, dict[str, float | None]] | None] = field(default_factory=list)
+    ending: str = Episode.Ending.ONGOING
+    days_since_last: int = 3
+    hour: int = 10
+
+
+def demo_logins() -> tuple[Login, ...]:
+    """Return the demo log-ins (username, role, password)."""
+    return LOGINS
+
+
+def seed_demo(*, seed: int = 2026, clients_per_therapist: int = 20, now: dt.datetime | None = None) -> DemoPractice:
+    """Create the demo practice unless it exists (idempotent); return what is there.
+
+    Raises ``DemoError`` when a demo username already belongs to someone outside the demo practice.
+    """
+    existing = Practice.objects.filter(name=DEMO_PRACTICE).first()
+    if existing is not None:
+        return _summary(existing, created=False)
+    taken = sorted(
+        User.objects.filter(username__in=[login.username for login in LOGINS]).values_list("username", flat=True)
+    )
+    if taken:
+        raise DemoError(f"user {taken[0]!r} already exists outside the demo practice; the demo was not created")
+    now = now or timezone.now()
+    plans = _plans(instruments(), seed=seed, per_therapist=clients_per_therapist)
+    # No e-mail leaves for demo alerts, whatever the site's mail settings.
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"), transaction.atomic():
+        practice = Practice.objects.create(name=DEMO_PRACTICE)
+        users = _cast(practice)
+        for plan in plans:
+            _store(plan, therapist=users[plan.therapist], practice=practice, now=now)
+    return _summary(practice, created=True)
+
+
+# --- the plan (answers and stories), drawn before anything is stored --------------------------------------------
+
+
+def _plans(registry: Registry, *, seed: int, per_therapist: int) -> list[_Plan]:
+    rng = np.random.default_rng(seed)
+    total = per_therapist * len(THERAPISTS)
+    pool = generate_caseload(registry, clients=max(60, 3 * total), therapists=1, seed=seed).sessions
+    phq9_total = score_frame(registry.get("phq9"), pool)["total"]
+    by_client = {str(code): frame.reset_index(drop=True) for code, frame in pool.groupby("client", sort=True)}
+    first_last = phq9_total.groupby(pool["client"]).agg(["first", "last", "size"])
+    long_enough = first_last[first_last["size"] >= 6]
+    # Reversed in time, a clear recovery becomes a clear (reliable: >= 6 points) deterioration.
+    improvers = list(long_enough[long_enough["first"] - long_enough["last"] >= 9].index)
+    others = [code for code in long_enough.index if code not in set(improvers)]
+    codes = _codes(rng, total)
+    plans: list[_Plan] = []
+    for number in range(total):
+        therapist, index = THERAPISTS[number % len(THERAPISTS)], number // len(THERAPISTS)
+        story = _story(index)
+        source = improvers.pop(0) if story == "deterioration" and improvers else others.pop(0)
+        plan = _Plan(
+            therapist=therapist,
+            index=index,
+            story=story,
+            code=codes[number],
+            name=f"{_FIRST[number % len(_FIRST)]} {_LAST[(number // len(_FIRST) + number) % len(_LAST)]}",
+            language="es" if index % 6 == 5 else "en",
+            mirror=index % 3 == 0,
+            hour=int(rng.choice(_HOURS)),
+        )
+        _write_visits(plan, by_client[str(source)], rng)
+        plans.append(plan)
+    return plans
+
+
+def _story(index: int) -> str:
+    stories = {0: "risk", 1: "deterioration", 2: "rupture-repaired", 3: "rupture-unrepaired"}
+    if index in stories:
+        return stories[index]
+    if index % 5 == 4:
+        return "completed"
+    if index % 7 == 6:
+        return "dropped-out"
+    return "ongoing"
+
+
+def _codes(rng: np.random.Generator, count: int) -> list[str]:
+    codes: list[str] = []
+    while len(codes) < count:
+        code = f"C-{int(rng.integers(0, 16**6)):06X}"
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _write_visits(plan: _Plan, frame: pd.DataFrame, rng: np.random.Generator) -> None:
+    """Turn a generated client's sessions into ``plan.visits`` and apply the plan's story."""
+    rows = frame.copy()
+    if plan.story in ("ongoing", "completed") and rng.random() < 0.35:
+        # A longer therapy: a plateau of sessions like the last three.
+        extra = int(rng.integers(15, 21)) - len(rows)
+        if extra > 0:
+            tail = rows.iloc[-3:]
+            rows = pd.concat([rows, tail.iloc[rng.integers(0, len(tail), extra)]], ignore_index=True)
+    outcome = [c for c in rows.columns if str(c).startswith(("phq9_", "gad7_"))]
+    alliance = [c for c in _ALLIANCE_ITEMS if c in rows.columns]
+    n = len(rows)
+    # Clients rate the alliance high (ceiling effects are the rule), so only some fall below the cut-off of 8.
+    rows[alliance] = (rows[alliance] + 1).clip(upper=10)
+    if plan.story == "deterioration":
+        rows[outcome] = rows[outcome].iloc[::-1].to_numpy()
+    elif plan.story == "rupture-repaired":
+        dip = int(rng.integers(3, max(4, n - 2)))
+        rows.loc[dip, alliance] = (rows.loc[dip, alliance] - int(rng.integers(3, 5))).clip(lower=0)
+        rows.loc[dip + 1, alliance] = (rows.loc[dip + 1, alliance] - 1).clip(lower=0)
+    elif plan.story == "rupture-unrepaired":
+        rows.loc[n - 3 :, alliance] = (rows.loc[n - 3 :, alliance] - int(rng.integers(3, 5))).clip(lower=0)
+    # Only the risk stories are flagged now; earlier endorsements (any client) were dealt with at the time.
+    rows.loc[n - 1, "phq9_9"] = float(rng.integers(1, 3)) if plan.story == "risk" else 0.0
+    visits: list[dict[str, dict[str, float | None]] | None] = []
+    for _, row in rows.iterrows():
+        if visits and rng.random() < 0.07:
+            visits.append(None)  # did not attend
+        answers = {
+            instrument: {str(item): _value(row[item]) for item in rows.columns if str(item).startswith(prefix)}
+            for instrument, prefix in (("phq9", "phq9_"), ("gad7", "gad7_"))
+        }
+        answers["alliance-client"] = {item: _value(row[item]) for item in alliance}
+        if plan.mirror:
+            answers["alliance-therapist"] = _mirror(answers["alliance-client"], rng)
+        visits.append(answers)
+    if plan.story == "dropped-out":
+        visits.extend([None, None])
+    plan.visits = visits
+    plan.ending, plan.days_since_last = {
+        "completed": (Episode.Ending.COMPLETED, int(rng.integers(21, 120))),
+        "dropped-out": (Episode.Ending.DROPPED_OUT, int(rng.integers(14, 60))),
+        "risk": (Episode.Ending.ONGOING, int(rng.integers(1, 4))),
+    }.get(plan.story, (Episode.Ending.ONGOING, int(rng.integers(1, 8))))
+
+
+def _value(value: Any) -> float | None:
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _mirror(client: Mapping[str, float | None], rng: np.random.Generator) -> dict[str, float | None]:
+    """The therapist's rating of the same session: a little lower than the client's, as therapists' usually are."""
+    known = [v for v in client.values() if v is not None]
+    fill = round(sum(known) / len(known)) if known else 7.0
+    return {
+        item: float(np.clip((fill if value is None else value) - 1 + int(rng.integers(-1, 2)), 0, 10))
+        for item, value in client.items()
+    }
+
+
+# --- storing ---------------------------------------------------------------------------------------------------
+
+
+def _cast(practice: Practice) -> dict[str, User]:
+    users: dict[str, User] = {}
+    for login in LOGINS:
+        users[login.username] = User.objects.create_user(
+            username=login.username,
+            password=login.password,
+            email=f"{login.username}@riverside.example.org",
+            first_name=login.first_name,
+            last_name=login.last_name,
+            role=login.role,
+            practice=practice,
+            is_staff=login.role == Role.ADMIN,
+        )
+    team = Team.objects.create(practice=practice, name=DEMO_TEAM, supervisor=users["cleo"])
+    User.objects.filter(username__in=THERAPISTS).update(team=team)
+    for username in THERAPISTS:
+        users[username].team = team
+    return users
+
+
+def _store(plan: _Plan, *, therapist: User, practice: Practice, now: dt.datetime) -> None:
+    """Create the client, episode and appointments; submit every check-in; then move their times back."""
+    last = timezone.localtime(now).replace(hour=plan.hour, minute=0, second=0, microsecond=0)
+    last -= dt.timedelta(days=plan.days_since_last)
+    last -= dt.timedelta(days=max(0, last.weekday() - 4))  # no sessions at weekends
+    when = [last - dt.timedelta(weeks=len(plan.visits) - 1 - k) for k in range(len(plan.visits))]
+    client = Client.objects.create(
+        practice=practice,
+        therapist=therapist,
+        code=plan.code,
+        language=plan.language,
+        consent_supervision=plan.index % 2 == 0,
+    )
+    Client.objects.filter(pk=client.pk).update(created_at=when[0] - dt.timedelta(days=14))
+    first, surname = plan.name.split(" ", 1)
+    ClientIdentity.objects.create(
+        client=client,
+        name=plan.name,
+        email=f"{first.lower()}.{surname.lower()}@example.org",
+        phone=f"+44 7700 900{100 + plan.index * 2 + (plan.therapist == 'ben'):03d}",
+    )
+    ended = plan.ending != Episode.Ending.ONGOING
+    episode = Episode.objects.create(
+        client=client,
+        therapist=therapist,
+        opened_on=when[0].date(),
+        closed_on=when[-1].date() if ended else None,
+        ending=plan.ending,
+    )
+    appointments = Appointment.objects.bulk_create(
+        Appointment(
+            client=client,
+            episode=episode,
+            therapist=therapist,
+            starts_at=starts,
+            session_number=number,
+            status=Appointment.Status.ATTENDED if visit is not None else Appointment.Status.DID_NOT_ATTEND,
+        )
+        for number, (starts, visit) in enumerate(zip(when, plan.visits, strict=True), start=1)
+    )
+    if not ended:
+        upcoming = last + dt.timedelta(weeks=1)
+        while upcoming <= now:
+            upcoming += dt.timedelta(weeks=1)
+        Appointment.objects.create(
+            client=client,
+            episode=episode,
+            therapist=therapist,
+            starts_at=upcoming,
+            session_number=len(plan.visits) + 1,
+            status=Appointment.Status.SCHEDULED,
+        )
+    moved: list[CheckIn] = []
+    for appointment, visit in zip(appointments, plan.visits, strict=True):
+        if visit is not None:
+            moved.extend(_submit_visit(client, appointment, visit, therapist=therapist, kiosk=plan.index % 4 == 1))
+    CheckIn.objects.bulk_update(moved, ["submitted_at"], batch_size=500)
+    _settle_alerts(client, therapist=therapist, latest=appointments[-1] if not ended else None)
+
+
+# Minutes into the session: outcome measures at the start, the relationship check-in at the end.
+_MINUTE = {"phq9": 2, "gad7": 4, "alliance-client": 48, "alliance-therapist": 55}
+
+
+def _submit_visit(
+    client: Client,
+    appointment: Appointment,
+    visit: Mapping[str, Mapping[str, float | None]],
+    *,
+    therapist: User,
+    kiosk: bool,
+) -> list[CheckIn]:
+    stored: list[CheckIn] = []
+    for instrument_id, answers in visit.items():
+        therapist_form = instrument_id == "alliance-therapist"
+        submitted = submit_checkin(
+            client=client,
+            instrument_id=instrument_id,
+            answers=answers,
+            source=CheckIn.Source.STAFF if therapist_form else (CheckIn.Source.KIOSK if kiosk else CheckIn.Source.LINK),
+            respondent=CheckIn.Respondent.THERAPIST if therapist_form else CheckIn.Respondent.CLIENT,
+            appointment=appointment,
+            by=therapist if therapist_form else None,
+            language=client.language,
+        )
+        checkin = submitted.checkin
+        checkin.submitted_at = appointment.starts_at + dt.timedelta(minutes=_MINUTE.get(instrument_id, 50))
+        stored.append(checkin)
+    return stored
+
+
+def _settle_alerts(client: Client, *, therapist: User, latest: Appointment | None) -> None:
+    """Date each alert by its check-in; all but those from the latest session were dealt with long ago."""
+    alerts = list(Alert.objects.filter(client=client).select_related("checkin"))
+    for alert in alerts:
+        if alert.checkin is None:
+            continue
+        alert.raised_at = alert.checkin.submitted_at
+        if latest is None or alert.checkin.appointment_id != latest.pk:
+            alert.state = Alert.State.RESOLVED
+            alert.action_taken = _RESOLVED_NOTE
+            alert.updated_by = therapist
+    Alert.objects.bulk_update(alerts, ["raised_at", "state", "action_taken", "updated_by"])
+
+
+def _summary(practice: Practice, *, created: bool) -> DemoPractice:
+    clients = Client.objects.filter(practice=practice)
+    return DemoPractice(
+        created=created,
+        practice=practice,
+        clients=clients.count(),
+        checkins=CheckIn.objects.filter(client__practice=practice).count(),
+        open_alerts=Alert.objects.filter(client__practice=practice).exclude(state=Alert.State.RESOLVED).count(),
+    )

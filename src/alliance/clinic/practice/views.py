@@ -1,0 +1,144 @@
+"""Therapist and supervisor pages: caseload, client page, own trends, team overview, alert lifecycle.
+
+Each view fetches through ``visible_to`` (anything else is 404), calls one service in ``caseload`` or
+``summaries``, records the audit event and renders. Nothing here decides who needs attention.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from alliance.clinic.accounts.models import Role
+from alliance.clinic.alerts.models import Alert
+from alliance.clinic.audit.service import record
+from alliance.clinic.practice.caseload import (
+    AlertTransitionError,
+    caseload_rows,
+    client_page,
+    load_caseload,
+    open_alerts,
+    team_therapists,
+    update_alert,
+)
+from alliance.clinic.practice.models import Client
+from alliance.clinic.practice.summaries import intervals_overlap, monthly_trends, therapist_summaries, trends_chart
+from alliance.clinic.registry import instruments
+from alliance.monitoring.attention import ALLIANCE_CLIENT, alliance_cutoff
+
+__all__ = ["alert_update", "caseload", "client_detail", "my_trends", "team", "team_therapist"]
+
+
+def _is_therapist(user: Any) -> bool:
+    return getattr(user, "role", None) == Role.THERAPIST
+
+
+@never_cache
+@login_required
+def caseload(request: HttpRequest) -> HttpResponse:
+    """The therapist's clients, those needing attention first; supervisors and admins go to their team page."""
+    user = request.user
+    if not _is_therapist(user):
+        return redirect("team")
+    data = load_caseload(user, therapist_id=user.pk)
+    rows = caseload_rows(data, registry=instruments())
+    record(request, "read", user)
+    context = {
+        "rows": rows,
+        "alerts": open_alerts(data),
+        "flagged": sum(1 for row in rows if row.reasons),
+        "heading": "Your caseload",
+    }
+    return render(request, "practice/caseload.html", context)
+
+
+@never_cache
+@login_required
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One client's chart, answers, alerts, reliable change and appointments (404 unless visible)."""
+    client = get_object_or_404(Client.objects.visible_to(request.user).select_related("therapist"), pk=pk)
+    page = client_page(request.user, client, registry=instruments())
+    record(request, "read", client)
+    return render(request, "practice/client_detail.html", {"page": page, "client": client})
+
+
+@never_cache
+@login_required
+def alert_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move an alert to seen, acted on (with what was done) or resolved; a move it cannot make is a 400."""
+    alert = get_object_or_404(Alert.objects.visible_to(request.user), pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        updated = update_alert(
+            alert,
+            state=request.POST.get("state", ""),
+            action_taken=request.POST.get("action_taken", ""),
+            by=request.user,
+        )
+    except AlertTransitionError as exc:
+        return render(request, "practice/alert_error.html", {"message": exc.message, "alert": alert}, status=400)
+    record(request, "update", updated)
+    messages.success(request, f"Alert marked as {updated.get_state_display().lower()}.")
+    return redirect("client-detail", pk=updated.client_id)
+
+
+@never_cache
+@login_required
+def my_trends(request: HttpRequest) -> HttpResponse:
+    """The therapist's own alliance and outcome trends by month, with counts and 95% intervals."""
+    user = request.user
+    if not _is_therapist(user):
+        return redirect("team")
+    data = load_caseload(user, therapist_id=user.pk)
+    cutoff = alliance_cutoff(instruments().get(ALLIANCE_CLIENT))
+    points = monthly_trends(data.checkins, cutoff=cutoff, time_zone=timezone.get_current_timezone_name())
+    record(request, "read", user)
+    context = {"points": points, "chart": trends_chart(points, cutoff=cutoff) if points else None, "cutoff": cutoff}
+    return render(request, "practice/my_trends.html", context)
+
+
+@never_cache
+@login_required
+def team(request: HttpRequest) -> HttpResponse:
+    """A supervisor's team (an admin's whole practice): caseloads, flagged clients and summaries with intervals."""
+    user = request.user
+    if _is_therapist(user):
+        return redirect("caseload")
+    therapists = list(team_therapists(user).order_by("first_name", "last_name", "username"))
+    data = load_caseload(user)
+    rows = caseload_rows(data, registry=instruments())
+    summaries = therapist_summaries([(t.pk, str(t)) for t in therapists], data=data, rows=rows)
+    record(request, "read", getattr(user, "practice", None))
+    context = {
+        "summaries": summaries,
+        "alerts": open_alerts(data),
+        "whole_practice": getattr(user, "role", None) == Role.ADMIN,
+        "recovery_overlap": intervals_overlap([s.recovery for s in summaries]),
+        "alliance_overlap": intervals_overlap([s.early_alliance for s in summaries]),
+    }
+    return render(request, "practice/team.html", context)
+
+
+@never_cache
+@login_required
+def team_therapist(request: HttpRequest, pk: int) -> HttpResponse:
+    """One therapist's caseload as their supervisor (or the practice admin) sees it (404 outside their scope)."""
+    therapist = get_object_or_404(team_therapists(request.user), pk=pk)
+    data = load_caseload(request.user, therapist_id=therapist.pk)
+    rows = caseload_rows(data, registry=instruments())
+    record(request, "read", therapist)
+    context = {
+        "rows": rows,
+        "alerts": open_alerts(data),
+        "flagged": sum(1 for row in rows if row.reasons),
+        "heading": f"Caseload of {therapist}",
+        "therapist": therapist,
+    }
+    return render(request, "practice/caseload.html", context)
