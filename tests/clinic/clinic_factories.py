@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 MakeClient = Callable[..., Any]
+PASSWORD = "correct-horse-battery-staple"  # every member of the test cast
 
 
 def phq9(total_per_item: int, *, item9: int = 0) -> dict[str, int]:

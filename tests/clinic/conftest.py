@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from browser import browser  # noqa: F401  (the session's chromium, a fixture)
+from clinic_factories import PASSWORD
 from django.utils import timezone
 
 from alliance.clinic.accounts.models import Role, User
 from alliance.clinic.checkins.models import CheckIn
 from alliance.clinic.checkins.service import submit_checkin
 from alliance.clinic.practice.models import Appointment, Client, Episode, Practice, Team
-
-PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True)
