@@ -46,6 +46,8 @@ test: lint typecheck pytest pytest-postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/change.py
+	$(BIN)/python bench/caseload.py
+	$(BIN)/python bench/checkin.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
