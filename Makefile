@@ -26,7 +26,7 @@ setup: $(STAMP) chromium
 run: $(STAMP)
 	$(BIN)/alliance migrate
 	$(BIN)/alliance demo
-	ALLIANCE_SECURE_COOKIES=$${ALLIANCE_SECURE_COOKIES:-false} $(BIN)/alliance serve --host $(HOST) --port $(PORT)
+	$(BIN)/alliance serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
