@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -472,9 +472,7 @@ def _measure_change(
         m_post=last,
         sd_post=norm.sd,
     )
-    category: RciCategory = (
-        "improved" if bool(result.improved[0]) else "deteriorated" if bool(result.deteriorated[0]) else "unchanged"
-    )
+    category = cast(RciCategory, str(result.category[0]))
     return MeasureChange(
         instrument=instrument,
         first=first,
