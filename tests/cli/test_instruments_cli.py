@@ -62,8 +62,14 @@ def test_list_prints_one_row_per_instrument_with_the_id_first() -> None:
     assert result.exit_code == 0
     header, *rows = result.stdout.strip().splitlines()
     assert header.split("\t") == ["id", "version", "items", "title", "licence"]
-    assert [row.split()[0] for row in rows] == ["alliance-client", "alliance-therapist", "gad7", "phq9"]
-    assert rows[3].split("\t") == [
+    assert [row.split()[0] for row in rows] == [
+        "alliance-client",
+        "alliance-followup",
+        "alliance-therapist",
+        "gad7",
+        "phq9",
+    ]
+    assert rows[4].split("\t") == [
         "phq9",
         "1.0.0",
         "10",
@@ -98,7 +104,8 @@ def test_show_prints_spanish_texts_and_marks_our_check_in_as_not_yet_validated()
 
 def test_show_an_unknown_id_exits_2_listing_the_known_ids() -> None:
     assert one_line_error(run("instruments", "show", "srs")) == (
-        "alliance: error: unknown instrument 'srs' (known: alliance-client, alliance-therapist, gad7, phq9)"
+        "alliance: error: unknown instrument 'srs' "
+        "(known: alliance-client, alliance-followup, alliance-therapist, gad7, phq9)"
     )
 
 

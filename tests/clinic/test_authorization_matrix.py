@@ -85,6 +85,12 @@ MATRIX: dict[str, Route] = {
         PAGE_OWNED | {"ana": 302, "cleo": 302, "dara": 302},
         method="POST",
     ),
+    # The support tool's follow-up: only the treating therapist sends it (supervisor and admin see the panel).
+    "followup-send": Route(
+        lambda w: f"/clients/{w.client.pk}/followup/",
+        {"anonymous": 302, "ana": 200, "ben": 404, "cleo": 403, "dara": 403, "eve": 404},
+        method="POST",
+    ),
     "kiosk-locked": Route(lambda w: "/kiosk/locked/", dict.fromkeys(ROLES, 302)),
     "kiosk-unlock": Route(lambda w: "/kiosk/unlock/", dict.fromkeys(ROLES, 302), method="POST"),
     # The client's own link: public by design (the token is the key), the same for everyone.

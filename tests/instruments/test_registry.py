@@ -93,8 +93,8 @@ def refusal(definition: object) -> str:
 # --- the bundled definitions -----------------------------------------------------------------------------
 
 
-def test_the_bundled_registry_has_the_four_instruments_sorted_by_id() -> None:
-    assert bundled_registry().ids == ("alliance-client", "alliance-therapist", "gad7", "phq9")
+def test_the_bundled_registry_has_the_five_instruments_sorted_by_id() -> None:
+    assert bundled_registry().ids == ("alliance-client", "alliance-followup", "alliance-therapist", "gad7", "phq9")
 
 
 def test_the_schema_itself_is_a_valid_json_schema() -> None:
@@ -105,13 +105,15 @@ def test_an_unknown_id_is_an_alliance_error_that_lists_the_known_ids() -> None:
     with pytest.raises(UnknownInstrumentError) as caught:
         bundled_registry().get("srs")
     assert isinstance(caught.value, AllianceError)
-    assert str(caught.value) == "unknown instrument 'srs' (known: alliance-client, alliance-therapist, gad7, phq9)"
+    assert str(caught.value) == (
+        "unknown instrument 'srs' (known: alliance-client, alliance-followup, alliance-therapist, gad7, phq9)"
+    )
 
 
 def test_a_registry_answers_membership_and_length() -> None:
     registry = bundled_registry()
     assert "phq9" in registry and "srs" not in registry
-    assert len(registry) == 4
+    assert len(registry) == 5
     assert [instrument.id for instrument in registry] == list(registry.ids)
 
 
@@ -122,7 +124,14 @@ def test_a_site_directory_adds_its_instrument_beside_the_bundled_ones(tmp_path: 
     write_definition(tmp_path / "site", "session.yaml", SITE_DEFINITION)
     registry = load_registry(extra_dirs=[tmp_path / "site"])
     site = registry.get("site-session-scale")
-    assert registry.ids == ("alliance-client", "alliance-therapist", "gad7", "phq9", "site-session-scale")
+    assert registry.ids == (
+        "alliance-client",
+        "alliance-followup",
+        "alliance-therapist",
+        "gad7",
+        "phq9",
+        "site-session-scale",
+    )
     assert site.licence.redistributable is False
     assert site.total.maximum == 40
     assert site.source == str(tmp_path / "site" / "session.yaml")

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "alliance.clinic.alerts",
     "alliance.clinic.audit",
     "alliance.clinic.api",
+    "alliance.clinic.support",
 ]
 
 MIDDLEWARE = [
@@ -180,6 +181,8 @@ CSRF_TRUSTED_ORIGINS = [PUBLIC_URL] if PUBLIC_URL.startswith(("http://", "https:
 
 # Check-in links: how long a one-time link stays valid.
 ALLIANCE_CHECKIN_LINK_MINUTES = _int("ALLIANCE_CHECKIN_LINK_MINUTES", 180)
+# The support tool's follow-up questionnaire is answered at home between sessions: its link stays open longer.
+ALLIANCE_FOLLOWUP_LINK_HOURS = _int("ALLIANCE_FOLLOWUP_LINK_HOURS", 72)
 # Instruments a site adds (licensed SRS, WAI-SR ...): directories of definition files.
 ALLIANCE_INSTRUMENTS_DIR = ENV.get("ALLIANCE_INSTRUMENTS_DIR", "")
 

@@ -55,6 +55,12 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "Eight quick questions. Tap a number from 0 to 10 for each.",
         "es": "Ocho preguntas rápidas. Toque un número del 0 al 10 en cada una.",
     },
+    # The support tool's follow-up questionnaire, sent by the therapist between sessions.
+    "followup_title": {"en": "A few questions from your therapist", "es": "Unas preguntas de su terapeuta"},
+    "followup_intro": {
+        "en": "Ten short questions, about two minutes. Your therapist will read your answers before your next session.",
+        "es": "Diez preguntas breves, unos dos minutos. Su terapeuta leerá sus respuestas antes de su próxima sesión.",
+    },
     "thanks_title": {"en": "Thank you", "es": "Gracias"},
     "thanks_text": {
         "en": "Your answers have been sent. You can close this page now.",

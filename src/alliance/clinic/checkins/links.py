@@ -1,9 +1,11 @@
 """One-time check-in links: issuing them, finding them by token, moving them through their stages, kiosk locks.
 
-A link belongs to one appointment and goes ``start`` (outcome measures) -> ``end`` (relationship check-in) ->
-``done``. Only the SHA-256 of its secret is stored. Each stage is stored exactly once: the stage is claimed with a
-conditional UPDATE inside the transaction that stores its check-ins, so two posts of the same stage (a double tap,
-a flaky tablet, the back button) cannot both store; each check-in also carries an idempotency key.
+A session link belongs to one appointment and goes ``start`` (outcome measures) -> ``end`` (relationship
+check-in) -> ``done``. A follow-up link (the support tool's questionnaire, sent between sessions) belongs to the
+client only and goes ``followup`` -> ``done``. Only the SHA-256 of its secret is stored. Each stage is stored
+exactly once: the stage is claimed with a conditional UPDATE inside the transaction that stores its check-ins, so
+two posts of the same stage (a double tap, a flaky tablet, the back button) cannot both store; each check-in also
+carries an idempotency key.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from alliance.clinic.audit.service import record
 from alliance.clinic.checkins.i18n import LANGUAGES
 from alliance.clinic.checkins.models import CheckIn, CheckinLink
 from alliance.clinic.checkins.service import CheckinError, submit_checkin
-from alliance.clinic.practice.models import Appointment
+from alliance.clinic.practice.models import Appointment, Client
 from alliance.errors import AllianceError
 
 __all__ = [
     "END_INSTRUMENTS",
+    "FOLLOWUP_INSTRUMENTS",
     "KIOSK_FAILURES_KEY",
     "KIOSK_MAX_FAILURES",
     "START_INSTRUMENTS",
@@ -42,6 +45,7 @@ __all__ = [
     "Unlock",
     "complete_stage",
     "find_link",
+    "issue_followup_link",
     "issue_link",
     "kiosk_link",
     "lock_kiosk",
@@ -56,6 +60,7 @@ __all__ = [
 # What the client answers at each stage, in order.
 START_INSTRUMENTS: tuple[str, ...] = ("phq9", "gad7")
 END_INSTRUMENTS: tuple[str, ...] = ("alliance-client",)
+FOLLOWUP_INSTRUMENTS: tuple[str, ...] = ("alliance-followup",)
 # Secrets of 32 random bytes (256 bits), URL-safe.
 _TOKEN_BYTES = 32
 _MAX_TOKEN_LENGTH = 200
@@ -96,11 +101,13 @@ class StageResult:
 
 
 def stage_instruments(stage: str) -> tuple[str, ...]:
-    """Return the instruments answered at ``stage`` (``start`` or ``end``)."""
+    """Return the instruments answered at ``stage`` (``start``, ``end`` or ``followup``)."""
     if stage == CheckinLink.Stage.START:
         return START_INSTRUMENTS
     if stage == CheckinLink.Stage.END:
         return END_INSTRUMENTS
+    if stage == CheckinLink.Stage.FOLLOWUP:
+        return FOLLOWUP_INSTRUMENTS
     raise ValueError(f"no instruments at stage {stage!r}")
 
 
@@ -137,6 +144,35 @@ def issue_link(
             language=languages[-1] if languages else "",
             created_by=by,
             expires_at=now + dt.timedelta(minutes=settings.ALLIANCE_CHECKIN_LINK_MINUTES),
+        )
+        record(request, "create", link, user=by)
+    return IssuedLink(link=link, token=token, url=public_url(token))
+
+
+def issue_followup_link(client: Client, *, by: Any, request: HttpRequest | None = None) -> IssuedLink:
+    """Create a one-time link to the follow-up questionnaire for ``client``; older unused ones stop working.
+
+    The link belongs to no appointment (the follow-up is answered between sessions, so its check-in is not
+    counted as a session's check-in) and stays open ``settings.ALLIANCE_FOLLOWUP_LINK_HOURS``.
+    """
+    token = secrets.token_urlsafe(_TOKEN_BYTES)
+    now = timezone.now()
+    with transaction.atomic():
+        older = CheckinLink.objects.select_for_update().filter(
+            client=client,
+            purpose=CheckinLink.Purpose.FOLLOWUP,
+            used_at__isnull=True,
+            superseded_at__isnull=True,
+        )
+        older.update(superseded_at=now)
+        link = CheckinLink.objects.create(
+            appointment=None,
+            client=client,
+            purpose=CheckinLink.Purpose.FOLLOWUP,
+            token_hash=hash_token(token),
+            stage=CheckinLink.Stage.FOLLOWUP,
+            created_by=by,
+            expires_at=now + dt.timedelta(hours=settings.ALLIANCE_FOLLOWUP_LINK_HOURS),
         )
         record(request, "create", link, user=by)
     return IssuedLink(link=link, token=token, url=public_url(token))
@@ -211,6 +247,7 @@ def complete_stage(
     }
     if not answered:
         raise CheckinError("no item answered", field="answers")
+    # start -> end -> done for a session; a follow-up has its one stage, then done.
     following = CheckinLink.Stage.END if stage == CheckinLink.Stage.START else CheckinLink.Stage.DONE
     now = timezone.now()
     changes: dict[str, Any] = {"stage": following}

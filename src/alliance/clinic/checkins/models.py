@@ -59,14 +59,26 @@ class CheckIn(models.Model):
 
 
 class CheckinLink(models.Model):
-    """A one-time, expiring link for one appointment; only the hash of its secret is stored."""
+    """A one-time, expiring link; only the hash of its secret is stored.
+
+    A session link belongs to one appointment (start -> end -> done); a follow-up link (the support tool's
+    questionnaire, sent between sessions) belongs to no appointment and has one stage (followup -> done).
+    """
+
+    class Purpose(models.TextChoices):
+        SESSION = "session", "Session check-in"
+        FOLLOWUP = "followup", "Follow-up questionnaire (support tool)"
 
     class Stage(models.TextChoices):
         START = "start", "Outcome measures (start of session)"
         END = "end", "Relationship check-in (end of session)"
+        FOLLOWUP = "followup", "Follow-up questionnaire"
         DONE = "done", "Completed"
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="checkin_links")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, null=True, blank=True, related_name="checkin_links"
+    )
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.SESSION)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="checkin_links")
     token_hash = models.CharField(max_length=64, unique=True)
     kiosk = models.BooleanField(default=False)
@@ -96,4 +108,6 @@ class CheckinLink(models.Model):
         return self.used_at is not None
 
     def __str__(self) -> str:
+        if self.purpose == self.Purpose.FOLLOWUP:
+            return f"follow-up link for {self.client}"
         return f"check-in link for {self.appointment}"

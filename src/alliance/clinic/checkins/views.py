@@ -141,8 +141,8 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
             links.set_language(link, request.POST.get("language", ""))
             return _back_to(token, request.POST.get("page", ""))
         return _submit(request, link, token=token, language=language)
-    if link.stage == CheckinLink.Stage.START:
-        return _questions(request, link, token=token, language=language, stage=CheckinLink.Stage.START)
+    if link.stage in (CheckinLink.Stage.START, CheckinLink.Stage.FOLLOWUP):
+        return _questions(request, link, token=token, language=language, stage=link.stage)
     if request.GET.get("page") == QUESTIONS_PAGE:
         return _questions(request, link, token=token, language=language, stage=CheckinLink.Stage.END)
     return _interlude(request, link, token=token, language=language)
@@ -179,7 +179,7 @@ def _submit(request: HttpRequest, link: CheckinLink, *, token: str, language: st
         else:
             if not result.advanced:
                 return _already_stored(request, token)
-            if stage == CheckinLink.Stage.END:
+            if stage in (CheckinLink.Stage.END, CheckinLink.Stage.FOLLOWUP):
                 return _thanks(request, link)
             return _back_to(token, "")
     return _questions(
@@ -217,11 +217,12 @@ def _questions(
         for instrument_id in links.stage_instruments(stage)
     ]
     t = strings(language)
-    start = stage == CheckinLink.Stage.START
+    # The start and follow-up questions open at the link itself; the end questions behind ?page=questions.
+    first_page = stage in (CheckinLink.Stage.START, CheckinLink.Stage.FOLLOWUP)
     context = {
-        **_client_context(language, token=token, page="" if start else QUESTIONS_PAGE),
-        "heading": t["start_title"] if start else t["end_title"],
-        "intro": t["start_intro"] if start else t["end_intro"],
+        **_client_context(language, token=token, page="" if first_page else QUESTIONS_PAGE),
+        "heading": t[f"{stage}_title"],
+        "intro": t[f"{stage}_intro"],
         "stage": stage,
         "forms": forms,
         "form_key": new_form_key(),
