@@ -1,8 +1,9 @@
-"""``alliance ruptures`` and ``alliance etr fit|flag``: ruptures and expected treatment response from a long CSV."""
+"""``alliance ruptures`` and ``alliance etr fit|flag|validate``: ruptures and expected response from a long CSV."""
 
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from alliance.errors import InputError
 from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
 from alliance.monitoring.expected import FLAG_COLUMNS, ExpectedResponse, ModelError
 from alliance.monitoring.ruptures import RUPTURE_COLUMNS, RuptureDetector
+from alliance.monitoring.validation import ETR_VALIDATION_COLUMNS, etr_validation
 
-__all__ = ["etr_app", "etr_fit", "etr_flag", "ruptures"]
+__all__ = ["etr_app", "etr_fit", "etr_flag", "etr_validate", "ruptures"]
 
 
 class Criterion(StrEnum):
@@ -130,6 +132,66 @@ def etr_flag(
             )
             typer.echo(f"etr: {who} left out", err=True)
         echo_csv(flagged, columns=FLAG_COLUMNS, numbers=("expected", "lower", "upper"))
+
+
+@etr_app.command("validate")
+def etr_validate(
+    file: Path = typer.Argument(..., help=_FILE_HELP),
+    id_column: str = typer.Option(..., "--id", help=_ID_HELP),
+    time_column: str = typer.Option(..., "--time", help=_TIME_HELP),
+    score_column: str = typer.Option(..., "--score", help=_SCORE_HELP),
+    better: Better = typer.Option(
+        Better.LOWER, "--better", help="Whether lower (default) or higher scores are better."
+    ),
+    at: str = typer.Option(
+        "2,3,4", "--at", help="Sessions at which held-out clients are flagged, separated by commas (each 2 or more)."
+    ),
+    folds: int = typer.Option(5, "--folds", help="Number of folds; clients are split by id (at least 2)."),
+    reliability: float = typer.Option(
+        0.85,
+        "--reliability",
+        help="Reliability of the measure, for reliable change (outcome and fallback); e.g. 0.92 for the BDI-II.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random split of clients into folds."),
+) -> None:
+    """Check how well red/amber at sessions 2-4 predict non-response and deterioration (k-fold by client) as CSV.
+
+    One row per flag session, rule (red, red_or_amber, rational_red, rational_red_or_amber) and outcome
+    (non_response, deterioration): at,rule,outcome,n,positives,flagged,sensitivity,specificity,ppv,npv,
+    sens_low,sens_high,spec_low,spec_high,model. The outcome compares each client's session-1 score with their last
+    one (Jacobson-Truax reliable change); a client is judged at session K only with a score there and a later one.
+    """
+    with user_errors():
+        sessions = _parse_sessions(at)
+        if folds < 2:
+            raise InputError(f"option --folds must be 2 or more, not {folds}")
+        if not 0 < reliability < 1:
+            raise InputError(f"option --reliability must lie strictly between 0 and 1, not {reliability}")
+        frame = _read_scores(file, id_column=id_column, time_column=time_column, score_column=score_column)
+        try:
+            result = etr_validation(
+                frame,
+                id=id_column,
+                time=time_column,
+                score=score_column,
+                better=better.value,
+                flag_at=sessions,
+                folds=folds,
+                reliability=reliability,
+                seed=seed,
+            )
+        except InputError as exc:
+            raise exc.located(file=str(file)) from None
+        numbers = [column for column in ETR_VALIDATION_COLUMNS[6:] if column != "model"]
+        echo_csv(result.table, columns=ETR_VALIDATION_COLUMNS, numbers=numbers)
+
+
+def _parse_sessions(text: str) -> tuple[int, ...]:
+    """Read ``--at`` as whole session numbers of 2 or more, e.g. ``2,3,4``."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(re.fullmatch(r"[0-9]+", part) for part in parts) or any(int(part) < 2 for part in parts):
+        raise InputError(f"option --at must be session numbers of 2 or more separated by commas, not {text!r}")
+    return tuple(sorted({int(part) for part in parts}))
 
 
 def _read_scores(file: Path, *, id_column: str, time_column: str, score_column: str) -> pd.DataFrame:

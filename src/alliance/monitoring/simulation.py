@@ -43,9 +43,9 @@ def simulate_ruptures(
 
     Each client has a level (normal, mean and SD ``level``, clipped to 3–9.8), a slight upward trend (0.03 per
     session), AR(1) session noise with a client-specific SD (log-normal around ``noise[0]`` with log-SD ``noise[1]``)
-    and item noise ``item_sd``. A rupture at a session between 3 and the third-last lowers the latent level by its size
-    for one session (60%), two sessions (25%) or for good (15%, unrepaired). ``truth.repaired_at`` is the first session
-    back at the client's level, or NaN.
+    and item noise ``item_sd``. A rupture starts between session 3 and the fourth-last and lowers the latent level
+    by its size for one session (60%), two sessions (25%) or for good (15%, unrepaired). ``truth.repaired_at`` is
+    the first session back at the client's level, or NaN.
     """
     if not 0 <= rupture_share <= 1:
         raise ValueError("rupture_share must lie between 0 and 1")
