@@ -1,4 +1,5 @@
-"""``alliance migrate | demo | serve | token create``: run the clinic app (Django is imported only inside them).
+"""``alliance migrate | demo | serve | token create | monitor refit``: run the clinic app (Django is imported only
+inside them).
 
 Every command reads the database from ``DATABASE_URL`` (default: SQLite in ``$ALLIANCE_DATA_DIR``, ./var).
 A bad setting or an unreachable database is one line on stderr and exit code 2.
@@ -18,10 +19,21 @@ import typer
 from alliance.cli.app import EXIT_BAD_INPUT, app, user_errors
 from alliance.errors import AllianceError
 
-__all__ = ["clinic_errors", "demo", "migrate", "serve", "token_create", "token_list", "token_revoke"]
+__all__ = [
+    "clinic_errors",
+    "demo",
+    "migrate",
+    "monitor_refit",
+    "serve",
+    "token_create",
+    "token_list",
+    "token_revoke",
+]
 
 token = typer.Typer(name="token", help="API tokens for the clinic app.", no_args_is_help=True)
 app.add_typer(token, name="token")
+monitor = typer.Typer(name="monitor", help="Monitoring jobs of the clinic app (run by a worker).", no_args_is_help=True)
+app.add_typer(monitor, name="monitor")
 
 
 @app.command("migrate")
@@ -142,6 +154,42 @@ def token_revoke(token_id: int = typer.Argument(..., help="The token's id (see `
         if found.revoked_at is None:
             ApiToken.objects.filter(pk=found.pk).update(revoked_at=timezone.now())
     print(f"revoked token {token_id} of {found.user.get_username()}")
+
+
+@monitor.command("refit")
+def monitor_refit(
+    practice: int | None = typer.Option(
+        None, "--practice", min=1, help="Only this practice (its id); default: every practice."
+    ),
+) -> None:
+    """Refit each practice's expected-response model (PHQ-9) from its own history; print one CSV row per practice."""
+    with clinic_errors():
+        _setup_django()
+        from alliance.clinic.alerts.etr import refit_all
+
+        results = refit_all(practice)
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(
+        ["practice_id", "practice", "instrument", "kind", "clients", "observations", "sessions", "fitted_at"]
+    )
+    for result in results:
+        fit = result.fit
+        if fit is None:
+            writer.writerow([result.practice_id, result.practice, result.instrument, "none", "", "", "", ""])
+            sys.stderr.write(f"alliance: practice {result.practice_id}: not fitted: {result.skipped}\n")
+            continue
+        writer.writerow(
+            [
+                result.practice_id,
+                result.practice,
+                result.instrument,
+                fit.kind,
+                fit.clients,
+                fit.observations,
+                fit.sessions,
+                _iso(fit.fitted_at),
+            ]
+        )
 
 
 @contextmanager

@@ -4,9 +4,11 @@ Cast: therapists ``ana`` and ``ben``, supervisor ``cleo`` over both (one team), 
 clients each with 6–20 weekly sessions: PHQ-9 and GAD-7 at the start, the relationship check-in at the end, the
 therapist's mirror rating for some. Item answers come from ``alliance.analytics.caseload.generate_caseload``;
 on top of them some clients get a story: a risk item endorsed at a recent session, a reliable deterioration, an
-alliance rupture that is repaired or one that is not. Some appointments were missed; every ongoing client has
-an upcoming one. Every check-in goes through ``submit_checkin`` (real scoring and alerts), then times are moved
-back so that the trajectories span the past months.
+alliance rupture that is repaired or one that is not, a perspective gap between client and therapist. Some
+appointments were missed; every ongoing client has an upcoming one. Every check-in goes through ``submit_checkin``
+(real scoring and alerts, docs/alerts.md), then times are moved back so that the trajectories span the past months;
+older alerts are settled as a therapist would have at the time, and the practice's expected response is fitted
+from the history at the end.
 
 The passwords are fixed and printed (``demo-<username>-2026!``): acceptable only because this practice is a demo.
 """
@@ -27,7 +29,9 @@ from django.utils import timezone
 
 from alliance.analytics.caseload import generate_caseload
 from alliance.clinic.accounts.models import Role, User
-from alliance.clinic.alerts.models import Alert
+from alliance.clinic.alerts.etr import refit
+from alliance.clinic.alerts.models import Alert, Event
+from alliance.clinic.alerts.service import CONDITION_KINDS
 from alliance.clinic.checkins.models import CheckIn
 from alliance.clinic.checkins.service import submit_checkin
 from alliance.clinic.practice.models import Appointment, Client, ClientIdentity, Episode, Practice, Team
@@ -77,6 +81,7 @@ _LAST = ("Example", "Sample", "Placeholder", "Specimen", "Madeup", "Fictional", 
 _HOURS = (9, 10, 11, 13, 14, 15, 16, 17)
 _ALLIANCE_ITEMS = ("bond", "understood", "respect", "goals", "tasks", "culture", "safety", "overall")
 _RESOLVED_NOTE = "Demo: risk discussed with the client in session; safety plan reviewed."
+_TALKED_NOTE = "Demo: talked it through with the client at the next session."
 
 
 class DemoError(AllianceError):
@@ -138,6 +143,8 @@ def seed_demo(*, seed: int = 2026, clients_per_therapist: int = 20, now: dt.date
         users = _cast(practice)
         for plan in plans:
             _store(plan, therapist=users[plan.therapist], practice=practice, now=now)
+        # The practice's own expected response, from the history just stored (as `alliance monitor refit` does).
+        refit(practice.pk)
     return _summary(practice, created=True)
 
 
@@ -168,7 +175,7 @@ def _plans(registry: Registry, *, seed: int, per_therapist: int) -> list[_Plan]:
             code=codes[number],
             name=f"{_FIRST[number % len(_FIRST)]} {_LAST[(number // len(_FIRST) + number) % len(_LAST)]}",
             language="es" if index % 6 == 5 else "en",
-            mirror=index % 3 == 0,
+            mirror=index % 3 == 0 or story == "perspective-gap",
             hour=int(rng.choice(_HOURS)),
         )
         _write_visits(plan, by_client[str(source)], rng)
@@ -177,7 +184,7 @@ def _plans(registry: Registry, *, seed: int, per_therapist: int) -> list[_Plan]:
 
 
 def _story(index: int) -> str:
-    stories = {0: "risk", 1: "deterioration", 2: "rupture-repaired", 3: "rupture-unrepaired"}
+    stories = {0: "risk", 1: "deterioration", 2: "rupture-repaired", 3: "rupture-unrepaired", 5: "perspective-gap"}
     if index in stories:
         return stories[index]
     if index % 5 == 4:
@@ -210,14 +217,24 @@ def _write_visits(plan: _Plan, frame: pd.DataFrame, rng: np.random.Generator) ->
     n = len(rows)
     # Clients rate the alliance high (ceiling effects are the rule), so only some fall below the cut-off of 8.
     rows[alliance] = (rows[alliance] + 1).clip(upper=10)
+    # One client's answers to one check-in hang together: each item follows the session's mean with the item's
+    # own fixed offset. The generator draws every item with its own noise (SD 1.5 of 10 per session), under which
+    # some domain "dips" by chance at most sessions and the per-domain rupture rule would fire all the time.
+    level = rows[alliance].mean(axis=1).to_numpy(dtype=float)
+    offset = rows[alliance].sub(level, axis=0).mean(axis=0).to_numpy(dtype=float)
+    steady = np.clip(np.round(level[:, np.newaxis] + offset[np.newaxis, :]), 0, 10)
+    rows[alliance] = pd.DataFrame(steady, columns=alliance, index=rows.index).where(rows[alliance].notna())
     if plan.story == "deterioration":
         rows[outcome] = rows[outcome].iloc[::-1].to_numpy()
     elif plan.story == "rupture-repaired":
-        dip = int(rng.integers(3, max(4, n - 2)))
+        # A dip two sessions ago, back the session after: the rupture alert is still open, marked as repaired.
+        dip = n - 3
         rows.loc[dip, alliance] = (rows.loc[dip, alliance] - int(rng.integers(3, 5))).clip(lower=0)
         rows.loc[dip + 1, alliance] = (rows.loc[dip + 1, alliance] - 1).clip(lower=0)
     elif plan.story == "rupture-unrepaired":
-        rows.loc[n - 3 :, alliance] = (rows.loc[n - 3 :, alliance] - int(rng.integers(3, 5))).clip(lower=0)
+        # The goals and the way of working fall at the latest session: a new rupture, not (yet) repaired.
+        strained = [item for item in ("goals", "tasks", "overall") if item in alliance]
+        rows.loc[n - 1, strained] = (rows.loc[n - 1, strained] - int(rng.integers(4, 6))).clip(lower=0)
     # Only the risk stories are flagged now; earlier endorsements (any client) were dealt with at the time.
     rows.loc[n - 1, "phq9_9"] = float(rng.integers(1, 3)) if plan.story == "risk" else 0.0
     visits: list[dict[str, dict[str, float | None]] | None] = []
@@ -232,6 +249,13 @@ def _write_visits(plan: _Plan, frame: pd.DataFrame, rng: np.random.Generator) ->
         if plan.mirror:
             answers["alliance-therapist"] = _mirror(answers["alliance-client"], rng)
         visits.append(answers)
+    if plan.story == "perspective-gap":
+        # At the latest session the therapist felt the work was not going well; the client did not.
+        latest = visits[-1]
+        assert latest is not None
+        mirror = dict(latest["alliance-therapist"])
+        mirror["tasks"] = max(0.0, float(latest["alliance-client"]["tasks"] or 8) - 4)
+        latest["alliance-therapist"] = mirror
     if plan.story == "dropped-out":
         visits.extend([None, None])
     plan.visits = visits
@@ -252,7 +276,7 @@ def _mirror(client: Mapping[str, float | None], rng: np.random.Generator) -> dic
     known = [v for v in client.values() if v is not None]
     fill = round(sum(known) / len(known)) if known else 7.0
     return {
-        item: float(np.clip((fill if value is None else value) - 1 + int(rng.integers(-1, 2)), 0, 10))
+        item: float(np.clip((fill if value is None else value) - int(rng.integers(0, 2)), 0, 10))
         for item, value in client.items()
     }
 
@@ -337,7 +361,7 @@ def _store(plan: _Plan, *, therapist: User, practice: Practice, now: dt.datetime
         if visit is not None:
             moved.extend(_submit_visit(client, appointment, visit, therapist=therapist, kiosk=plan.index % 4 == 1))
     CheckIn.objects.bulk_update(moved, ["submitted_at"], batch_size=500)
-    _settle_alerts(client, therapist=therapist, latest=appointments[-1] if not ended else None)
+    _settle_alerts(client, therapist=therapist, latest=len(plan.visits) if not ended else None)
 
 
 # Minutes into the session: outcome measures at the start, the relationship check-in at the end.
@@ -371,18 +395,38 @@ def _submit_visit(
     return stored
 
 
-def _settle_alerts(client: Client, *, therapist: User, latest: Appointment | None) -> None:
-    """Date each alert by its check-in; all but those from the latest session were dealt with long ago."""
+def _settle_alerts(client: Client, *, therapist: User, latest: int | None) -> None:
+    """Date each alert and event by its check-in; settle the alerts as a therapist would have at the time.
+
+    Open at the end (for an ongoing client whose latest session is ``latest``): what the latest session raised
+    (new), a rupture of the last three sessions (seen; repaired or not) and a lasting condition still present at
+    the latest session (seen). Everything else was talked through at the time and is resolved.
+    """
     alerts = list(Alert.objects.filter(client=client).select_related("checkin"))
     for alert in alerts:
         if alert.checkin is None:
             continue
         alert.raised_at = alert.checkin.submitted_at
-        if latest is None or alert.checkin.appointment_id != latest.pk:
+        session = alert.session or 0
+        again = (alert.details or {}).get("again_at", [])
+        current = latest is not None and (
+            session == latest
+            or (alert.kind == Alert.Kind.RUPTURE and session >= latest - 2)
+            or (alert.kind in CONDITION_KINDS and latest in again)
+        )
+        if not current:
             alert.state = Alert.State.RESOLVED
-            alert.action_taken = _RESOLVED_NOTE
+            alert.action_taken = _RESOLVED_NOTE if alert.kind == Alert.Kind.RISK else _TALKED_NOTE
+            alert.updated_by = therapist
+        elif session != latest:
+            alert.state = Alert.State.SEEN
             alert.updated_by = therapist
     Alert.objects.bulk_update(alerts, ["raised_at", "state", "action_taken", "updated_by"])
+    events = list(Event.objects.filter(client=client).select_related("checkin"))
+    for event in events:
+        if event.checkin is not None:
+            event.recorded_at = event.checkin.submitted_at
+    Event.objects.bulk_update(events, ["recorded_at"])
 
 
 def _summary(practice: Practice, *, created: bool) -> DemoPractice:

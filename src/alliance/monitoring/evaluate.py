@@ -216,7 +216,8 @@ def evaluate(
     if session is not None:
         series = _by_session(history)
         alliance = series.get((rules.alliance_instrument, "client"), {})
-        if rules.alliance_instrument in instruments and alliance:
+        relationship_rules = rules.rupture or rules.cutoff or rules.floor
+        if relationship_rules and rules.alliance_instrument in instruments and alliance:
             instrument = instruments.get(rules.alliance_instrument)
             findings.extend(_relationship(alliance, session, instrument=instrument, rules=rules))
         if rules.sudden_change:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -20,9 +20,20 @@ from django.utils import timezone
 
 from alliance.change.talking_therapies import GAD7_CASENESS, PHQ9_CASENESS, PHQ9_MAX
 from alliance.clinic.accounts.models import Role, User
-from alliance.clinic.alerts.models import Alert
+from alliance.clinic.alerts.etr import ModelInUse, practice_model
+from alliance.clinic.alerts.models import Alert, Event
 from alliance.clinic.checkins.models import CheckIn
-from alliance.clinic.practice.charts import Band, Panel, Reference, Series, Svg, line_chart, sparkline
+from alliance.clinic.practice.charts import (
+    Annotation,
+    Band,
+    Envelope,
+    Panel,
+    Reference,
+    Series,
+    Svg,
+    line_chart,
+    sparkline,
+)
 from alliance.clinic.practice.models import Appointment, Client, ClientIdentity
 from alliance.errors import AllianceError
 from alliance.instruments import Instrument, Registry, UnknownInstrumentError
@@ -40,6 +51,7 @@ from alliance.monitoring.attention import (
     change_so_far,
     rating_gap,
 )
+from alliance.monitoring.expected import ExpectedResponse
 
 __all__ = [
     "ALERT_TRANSITIONS",
@@ -64,6 +76,7 @@ __all__ = [
 ]
 
 PHQ9_COLOUR, GAD7_COLOUR = "#0b5cad", "#7a4b00"
+EXPECTED_FILL, DIP_COLOUR = "#dbe7f5", "#a3231b"
 ALLIANCE_COLOUR, THERAPIST_COLOUR = "#1d6b35", "#4a5561"
 # Light fills, darker with severity; each band is also named in the chart, so colour is never the only cue.
 BAND_FILLS = ("#f3f6f9", "#eef2f6", "#fdf3dc", "#fbe6cf", "#f9dede")
@@ -97,6 +110,25 @@ _ALERT_FIELDS = {
     "state": "state",
     "message": "message",
     "raised_at": "raised_at",
+    "severity": "severity",
+    "session": "alert_session",
+    "details": "details",
+}
+# Open alerts of the monitoring kinds become caseload reasons (attention() itself knows risk, deterioration and
+# low_alliance alerts); the badge says the kind in words, the detail is the alert's message.
+ALERT_REASON_LABELS: Mapping[str, str] = {
+    "rupture": "Possible rupture",
+    "not_on_track": "Not on track",
+    "sudden_loss": "Sudden loss",
+    "floor": "Relationship domain very low",
+    "dropout": "Dropout risk",
+    "perspective_gap": "Client and therapist differ",
+}
+DOMAIN_WORDS: Mapping[str, str] = {
+    "total": "total score",
+    "overall": "overall rating",
+    "safety-boundaries": "safety",
+    "cultural-respect": "cultural respect",
 }
 _CLIENT_FIELDS = {"id": "client", "code": "code", "therapist_id": "therapist"}
 
@@ -236,6 +268,7 @@ def caseload_rows(
     reasons = reasons_by_client(
         attention(data.checkins, data.appointments, open_alerts=data.alerts, thresholds=thresholds)
     )
+    reasons = _with_alert_reasons(reasons, data.alerts)
     scored = data.checkins[data.checkins["total"].notna()].sort_values(["client", "when"], kind="stable")
     latest = scored.groupby(["client", "instrument"], sort=False).tail(1)
     latest_scores = {
@@ -297,6 +330,51 @@ def caseload_rows(
     return rows
 
 
+def _alert_label(kind: str, details: Sequence[Mapping[str, Any]]) -> str:
+    """The badge of one client's open alerts of one kind: the kind in words, with the domains of a rupture."""
+    label = ALERT_REASON_LABELS[kind]
+    if kind == "rupture":
+        domains = [domain for d in details for domain in _dipped(d)]
+        named = [d for d in domains if d != "total"] or domains  # the domains; the total when no domain dipped
+        words = list(dict.fromkeys(DOMAIN_WORDS.get(d, d) for d in named))
+        return f"{label}: {', '.join(words)}" if words else label
+    if kind == "not_on_track":
+        statuses = {str(d.get("status")) for d in details}
+        return f"{label} (red)" if "red" in statuses else f"{label} (amber)" if "amber" in statuses else label
+    return label
+
+
+def _dipped(details: Mapping[str, Any]) -> list[str]:
+    """The domains of a rupture alert: those of its dips (a merged alert), else its one domain."""
+    dips = details.get("dips")
+    if isinstance(dips, Mapping) and dips:
+        # the total first, then the domains by name (PostgreSQL's jsonb does not keep the keys' order)
+        return sorted((str(d) for d in dips), key=lambda d: (d != "total", d))
+    return [str(details["domain"])] if details.get("domain") else []
+
+
+def _with_alert_reasons(
+    reasons: Mapping[Any, tuple[Reason, ...]], alerts: pd.DataFrame
+) -> dict[Any, tuple[Reason, ...]]:
+    """Add one reason per client and open alert kind of the monitoring kinds, most severe first."""
+    merged = {client: list(found) for client, found in reasons.items()}
+    shown = alerts[alerts["kind"].isin(list(ALERT_REASON_LABELS))] if len(alerts) else alerts
+    for (client, kind), group in shown.groupby(["client", "kind"], sort=False) if len(shown) else ():
+        details = [d if isinstance(d, Mapping) else {} for d in group["details"]]
+        merged.setdefault(client, []).append(
+            Reason(
+                code=f"alert:{kind}",
+                severity=int(group["severity"].max()),
+                label=_alert_label(str(kind), details),
+                detail="; ".join(dict.fromkeys(str(m) for m in group["message"])),
+            )
+        )
+    return {
+        client: tuple(sorted(found, key=lambda r: -r.severity))  # stable: attention's order within a severity
+        for client, found in merged.items()
+    }
+
+
 def _alliance_cutoff(registry: Registry) -> float | None:
     try:
         return alliance_cutoff(registry.get(ALLIANCE_CLIENT))
@@ -315,12 +393,15 @@ class OpenAlert:
     state_label: str
     message: str
     raised_at: dt.datetime
+    severity: int = 2
+    repaired_at: int | None = None
 
 
 def open_alerts(data: CaseloadData) -> list[OpenAlert]:
-    """Return the unresolved alerts of the loaded clients: risk first, then the newest."""
+    """Return the unresolved alerts of the loaded clients: risk first, then the most severe, then the newest."""
     codes = dict(zip(data.clients["client"], data.clients["code"], strict=True))
     kinds, states = dict(Alert.Kind.choices), dict(Alert.State.choices)
+    columns = ["alert", "client", "kind", "state", "message", "raised_at", "severity", "details"]
     found = [
         OpenAlert(
             alert_id=int(alert),
@@ -332,13 +413,20 @@ def open_alerts(data: CaseloadData) -> list[OpenAlert]:
             state_label=str(states.get(state, state)),
             message=str(message),
             raised_at=raised.to_pydatetime(),
+            severity=int(severity),
+            repaired_at=_repaired_at(details),
         )
-        for alert, client, kind, state, message, raised in data.alerts[list(_ALERT_FIELDS.values())].itertuples(
+        for alert, client, kind, state, message, raised, severity, details in data.alerts[columns].itertuples(
             index=False
         )
     ]
-    found.sort(key=lambda a: (a.kind != Alert.Kind.RISK, -a.raised_at.timestamp()))
+    found.sort(key=lambda a: (a.kind != Alert.Kind.RISK, -a.severity, -a.raised_at.timestamp()))
     return found
+
+
+def _repaired_at(details: Any) -> int | None:
+    value = details.get("repaired_at") if isinstance(details, Mapping) else None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 # --- the client page ---------------------------------------------------------------------------------------------
@@ -387,6 +475,37 @@ class AlertView:
     raised_at: dt.datetime
     action_taken: str
     transitions: tuple[str, ...]
+    severity: int = 2
+    session: int | None = None
+    repaired_at: int | None = None
+    again_at: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A monitoring event on the chart: a rupture dip, a repair, a sudden gain or loss, said in words."""
+
+    symbol: str  # dip | repair | gain | loss
+    session: int
+    text: str
+    instrument: str = ALLIANCE_CLIENT
+    from_session: int | None = None
+    pre: float | None = None
+    post: float | None = None
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """The expected-response model in use for the practice, and the client's latest PHQ-9 against it."""
+
+    model: str
+    kind: str
+    stored: bool
+    session: int | None = None
+    status: str = ""
+    expected: float | None = None
+    lower: float | None = None
+    upper: float | None = None
 
 
 @dataclass(frozen=True)
@@ -412,13 +531,15 @@ class ClientPage:
     alerts: tuple[AlertView, ...]
     closed_alerts: tuple[AlertView, ...]
     chart: Svg
-    table: tuple[tuple[int, str, str, str, str], ...]
+    table: tuple[tuple[int, str, str, str, str, str, str], ...]
     checkins: tuple[CheckinView, ...]
     gap: GapView | None
     change: ChangeSoFar
     upcoming: tuple[AppointmentView, ...]
     recent: tuple[AppointmentView, ...]
     sessions: int
+    progress: ProgressView | None = None
+    marks: tuple[Mark, ...] = ()
 
 
 def client_page(user: Any, client: Client, *, registry: Registry, thresholds: Thresholds = Thresholds()) -> ClientPage:
@@ -440,21 +561,139 @@ def client_page(user: Any, client: Client, *, registry: Registry, thresholds: Th
         {"client": [a.client_id for a in alerts if a.is_open], "kind": [a.kind for a in alerts if a.is_open]}
     )
     found = attention(checkins, appointments, open_alerts=open_frame, thresholds=thresholds)
+    still_open = [a for a in alerts if a.is_open]
+    reasons = _with_alert_reasons(
+        reasons_by_client(found),
+        pd.DataFrame(
+            {
+                "client": [a.client_id for a in still_open],
+                "kind": [a.kind for a in still_open],
+                "severity": [a.severity for a in still_open],
+                "message": [a.message for a in still_open],
+                "details": [a.details for a in still_open],
+            }
+        ),
+    )
     views = [_alert_view(alert) for alert in alerts]
+    events = list(
+        Event.objects.visible_to(user)
+        .filter(client=client)
+        .order_by("session", "pk")
+        .values_list("kind", "session", "details")
+    )
+    marks = _marks(alerts, events)
+    in_use = practice_model(client.practice_id)
+    expected = _expected(checkins, in_use.model)
     return ClientPage(
         client=client,
         name=name,
-        reasons=reasons_by_client(found).get(client.pk, ()),
+        reasons=reasons.get(client.pk, ()),
         alerts=tuple(v for v in views if v.state != Alert.State.RESOLVED),
         closed_alerts=tuple(v for v in views if v.state == Alert.State.RESOLVED),
-        chart=_client_chart(checkins, registry=registry, code=client.code),
-        table=_chart_table(checkins),
+        chart=_client_chart(checkins, registry=registry, code=client.code, expected=expected, marks=marks),
+        table=_chart_table(checkins, expected=expected, marks=marks),
         checkins=tuple(reversed([_checkin_view(row, registry) for row in checkins.itertuples(index=False)])),
         gap=_gap(checkins, registry),
         change=change_so_far(checkins),
         upcoming=_appointments(appointments, upcoming=True),
         recent=_appointments(appointments, upcoming=False),
         sessions=int((appointments["status"] == "attended").sum()),
+        progress=_progress(checkins, in_use),
+        marks=marks,
+    )
+
+
+# --- monitoring on the chart: the expected band, dips, repairs, sudden changes -----------------------------------
+
+_DOMAIN_WORDS = {"total": "the total score", **{k: v for k, v in DOMAIN_WORDS.items() if k != "total"}}
+
+
+def _domain(details: Mapping[str, Any]) -> str:
+    """The dipped domains in words: "bond, goals and the relationship overall"."""
+    words = [_DOMAIN_WORDS.get(d, d) for d in (_dipped(details) or ["total"])]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _marks(alerts: Sequence[Alert], events: Sequence[tuple[str, int | None, Any]]) -> tuple[Mark, ...]:
+    """Chart marks from the rupture and sudden-loss alerts (any state) and the repair and sudden-gain events."""
+    found: list[Mark] = []
+    for alert in sorted(alerts, key=lambda a: (a.session or 0, a.pk)):
+        details = alert.details if isinstance(alert.details, Mapping) else {}
+        if alert.session is None:
+            continue
+        if alert.kind == Alert.Kind.RUPTURE:
+            back = f"; repaired at session {alert.repaired_at}" if alert.repaired_at is not None else ""
+            found.append(Mark("dip", alert.session, f"Possible rupture in {_domain(details)}{back}"))
+        elif alert.kind == Alert.Kind.SUDDEN_LOSS:
+            found.append(_sudden("loss", details, alert.session))
+    repaired: dict[tuple[int, Any], list[str]] = {}
+    for kind, session, details in events:
+        details = details if isinstance(details, Mapping) else {}
+        if session is None:
+            continue
+        if kind == Event.Kind.REPAIR:
+            repaired.setdefault((int(session), details.get("rupture_session")), []).extend(_dipped(details))
+        elif kind == Event.Kind.SUDDEN_GAIN:
+            found.append(_sudden("gain", details, int(session)))
+    for (session, started), domains in repaired.items():
+        words = _domain({"dips": dict.fromkeys(domains)})
+        found.append(Mark("repair", session, f"Repaired: {words} back after the dip at session {started}"))
+    return tuple(found)
+
+
+def _sudden(symbol: str, details: Mapping[str, Any], session: int) -> Mark:
+    instrument = str(details.get("instrument", PHQ9))
+    name = {PHQ9: "PHQ-9", GAD7: "GAD-7"}.get(instrument, instrument)
+    start, end = details.get("from_session"), details.get("to_session")
+    pre, post = details.get("pre"), details.get("post")
+    return Mark(
+        symbol,
+        int(end) if isinstance(end, int | float) else session,
+        f"Sudden {symbol} on the {name} (sessions {start}–{end})",
+        instrument=instrument,
+        from_session=int(start) if isinstance(start, int | float) else None,
+        pre=float(pre) if isinstance(pre, int | float) else None,
+        post=float(post) if isinstance(post, int | float) else None,
+    )
+
+
+def _phq9_by_session(checkins: pd.DataFrame) -> pd.Series:
+    """The client's PHQ-9 by session (the latest form of each session)."""
+    rows = checkins[(checkins["instrument"] == PHQ9) & checkins["total"].notna() & checkins["session"].notna()]
+    return rows.groupby("session")["total"].last()
+
+
+def _expected(checkins: pd.DataFrame, model: ExpectedResponse) -> pd.DataFrame | None:
+    """The expected PHQ-9 band for this client's intake over the sessions of their PHQ-9 scores (None: no intake)."""
+    scores = _phq9_by_session(checkins)
+    if 1.0 not in scores.index:
+        return None
+    sessions = range(1, int(scores.index.max()) + 1)
+    band = model.band(float(scores.loc[1.0]), sessions=sessions)
+    # The rational rule's band is intake +- the reliable change: keep it on the scale.
+    columns = ["expected", "lower", "upper", "amber"]
+    band[columns] = band[columns].clip(lower=0, upper=PHQ9_MAX)
+    return band
+
+
+def _progress(checkins: pd.DataFrame, in_use: ModelInUse) -> ProgressView:
+    view = ProgressView(model=in_use.description, kind=in_use.kind, stored=in_use.stored)
+    scores = _phq9_by_session(checkins)
+    if 1.0 not in scores.index or len(scores) < 2:
+        return view
+    frame = pd.DataFrame({"id": 0, "time": scores.index.astype(int), "score": scores.to_numpy(dtype=float)})
+    latest = int(scores.index.max())
+    flagged = in_use.model.flag(frame, id="id", time="time", score="score", at=latest)
+    if flagged.empty:
+        return view
+    row = flagged.iloc[0]
+    return replace(
+        view,
+        session=latest,
+        status=str(row["status"]),
+        expected=float(row["expected"]),
+        lower=float(row["lower"]),
+        upper=float(row["upper"]),
     )
 
 
@@ -471,9 +710,30 @@ def _session_ticks(sessions: Sequence[float]) -> list[tuple[float, str]]:
     return [(float(n), str(n)) for n in range(low, high + 1, step)]
 
 
-def _client_chart(checkins: pd.DataFrame, *, registry: Registry, code: str) -> Svg:
+def _client_chart(
+    checkins: pd.DataFrame,
+    *,
+    registry: Registry,
+    code: str,
+    expected: pd.DataFrame | None = None,
+    marks: Sequence[Mark] = (),
+) -> Svg:
     phq9, gad7 = _points(checkins, PHQ9), _points(checkins, GAD7)
     rated, mirrored = _points(checkins, ALLIANCE_CLIENT), _points(checkins, ALLIANCE_THERAPIST)
+    envelopes: tuple[Envelope, ...] = ()
+    if expected is not None and len(expected):
+        envelopes = (
+            Envelope(
+                "Expected PHQ-9 (10th–90th percentile)",
+                tuple(
+                    (float(s), float(lo), float(mid), float(hi))
+                    for s, lo, mid, hi in expected[["session", "lower", "expected", "upper"]].to_numpy(dtype=float)
+                ),
+                colour=PHQ9_COLOUR,
+                fill=EXPECTED_FILL,
+            ),
+        )
+    outcome_notes, relationship_notes = _annotations(marks, checkins)
     bands: tuple[Band, ...] = ()
     if PHQ9 in registry:
         severity = registry.get(PHQ9).severity
@@ -502,6 +762,8 @@ def _client_chart(checkins: pd.DataFrame, *, registry: Registry, code: str) -> S
             Reference(PHQ9_CASENESS, f"PHQ-9 caseness {PHQ9_CASENESS}", PHQ9_COLOUR),
             Reference(GAD7_CASENESS, f"GAD-7 caseness {GAD7_CASENESS}", GAD7_COLOUR),
         ),
+        envelopes=envelopes,
+        annotations=outcome_notes,
     )
     relationship = Panel(
         title="Alliance: relationship check-in (0-10), higher is better",
@@ -514,6 +776,7 @@ def _client_chart(checkins: pd.DataFrame, *, registry: Registry, code: str) -> S
             Series("Therapist (mirror form)", mirrored, THERAPIST_COLOUR, marker="diamond", dashed=True),
         ),
         references=() if cutoff is None else (Reference(cutoff, f"Provisional cut-off {cutoff:g}", INK_DARK),),
+        annotations=relationship_notes,
     )
     sessions = [x for series in (phq9, gad7, rated, mirrored) for x, _ in series]
     return line_chart(
@@ -523,12 +786,64 @@ def _client_chart(checkins: pd.DataFrame, *, registry: Registry, code: str) -> S
             "Two panels share the session axis. Top: PHQ-9 (circles, solid line) and GAD-7 (squares, dashed line) "
             f"with the PHQ-9 severity bands shaded and the caseness cut-offs (PHQ-9 {PHQ9_CASENESS}, GAD-7 "
             f"{GAD7_CASENESS}) as dashed lines. Bottom: the relationship check-in of the client (triangles) and the "
-            "therapist's mirror form (diamonds) with the provisional cut-off. The table below lists every value."
+            "therapist's mirror form (diamonds) with the provisional cut-off. "
+            + ("Behind the PHQ-9, the expected range of similar clients (shaded, median dashed). " if envelopes else "")
+            + (
+                "Marks: a downward triangle for a possible rupture, a ring for a repair, a thick segment for a "
+                "sudden gain or loss. "
+                if marks
+                else ""
+            )
+            + "The table below lists every value and event."
         ),
         x_label="Session",
         x_ticks=_session_ticks(sessions),
         chart_id=f"client-chart-{code}".replace(" ", "-"),
     )
+
+
+def _annotations(
+    marks: Sequence[Mark], checkins: pd.DataFrame
+) -> tuple[tuple[Annotation, ...], tuple[Annotation, ...]]:
+    """Place the marks on the lines: dips and repairs on the client's relationship line, sudden changes on theirs."""
+    lines = {instrument: dict(_points(checkins, instrument)) for instrument in (PHQ9, GAD7, ALLIANCE_CLIENT)}
+    colours = {PHQ9: PHQ9_COLOUR, GAD7: GAD7_COLOUR}
+    outcome: list[Annotation] = []
+    relationship: list[Annotation] = []
+    grouped: dict[tuple[str, int], list[str]] = {}
+    for mark in marks:
+        if mark.symbol in ("dip", "repair"):
+            grouped.setdefault((mark.symbol, mark.session), []).append(mark.text)
+            continue
+        y = lines.get(mark.instrument, {}).get(float(mark.session), mark.post)
+        if y is None:
+            continue
+        y_from = lines.get(mark.instrument, {}).get(float(mark.from_session or mark.session), mark.pre)
+        outcome.append(
+            Annotation(
+                "gain" if mark.symbol == "gain" else "loss",
+                float(mark.session),
+                float(y),
+                mark.text,
+                colour=colours.get(mark.instrument, INK_DARK),
+                x_from=float(mark.from_session) if mark.from_session is not None else None,
+                y_from=float(y_from) if y_from is not None else None,
+            )
+        )
+    for (symbol, session), texts in grouped.items():
+        y = lines[ALLIANCE_CLIENT].get(float(session))
+        if y is None:
+            continue
+        relationship.append(
+            Annotation(
+                "dip" if symbol == "dip" else "repair",
+                float(session),
+                float(y),
+                f"Session {session}: " + "; ".join(texts),
+                colour=DIP_COLOUR if symbol == "dip" else ALLIANCE_COLOUR,
+            )
+        )
+    return tuple(outcome), tuple(relationship)
 
 
 def _format(value: float) -> str:
@@ -537,18 +852,30 @@ def _format(value: float) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _chart_table(checkins: pd.DataFrame) -> tuple[tuple[int, str, str, str, str], ...]:
-    """Return the chart's values as rows: session, PHQ-9, GAD-7, client alliance, therapist alliance."""
+def _chart_table(
+    checkins: pd.DataFrame, *, expected: pd.DataFrame | None = None, marks: Sequence[Mark] = ()
+) -> tuple[tuple[int, str, str, str, str, str, str], ...]:
+    """Return the chart's values as rows: session, PHQ-9, GAD-7, client alliance, therapist alliance, expected
+    PHQ-9 (median and 10th–90th percentiles) and the events of the session in words."""
     columns = [PHQ9, GAD7, ALLIANCE_CLIENT, ALLIANCE_THERAPIST]
     scored = checkins[checkins["total"].notna() & checkins["session"].notna() & checkins["instrument"].isin(columns)]
     if scored.empty:
         return ()
     wide = scored.pivot_table(index="session", columns="instrument", values="total", aggfunc="last")
     wide = wide.reindex(columns=columns)
-    return tuple(
-        (int(session), *(_format(float(v)) for v in values))  # type: ignore[misc]
-        for session, values in zip(wide.index, wide.to_numpy(dtype=float), strict=True)
-    )
+    bands: dict[int, str] = {}
+    if expected is not None:
+        for session, middle, low, high in expected[["session", "expected", "lower", "upper"]].to_numpy(dtype=float):
+            bands[int(session)] = f"{_format(middle)} ({_format(low)}–{_format(high)})"
+    said: dict[int, list[str]] = {}
+    for mark in marks:
+        said.setdefault(mark.session, []).append(mark.text)
+    rows = []
+    for session, values in zip(wide.index, wide.to_numpy(dtype=float), strict=True):
+        number = int(session)
+        phq, gad, rated, mirrored = (_format(float(v)) for v in values)
+        rows.append((number, phq, gad, rated, mirrored, bands.get(number, "—"), "; ".join(said.get(number, []))))
+    return tuple(rows)
 
 
 def _answer_text(instrument: Instrument | None, item_id: str, value: Any) -> tuple[str, str]:
@@ -674,6 +1001,10 @@ def _alert_view(alert: Alert) -> AlertView:
         raised_at=alert.raised_at,
         action_taken=alert.action_taken,
         transitions=ALERT_TRANSITIONS.get(alert.state, ()),
+        severity=alert.severity,
+        session=alert.session,
+        repaired_at=alert.repaired_at,
+        again_at=tuple(int(s) for s in (alert.details or {}).get("again_at", []) if isinstance(s, int | float)),
     )
 
 

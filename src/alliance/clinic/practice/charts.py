@@ -17,9 +17,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Band", "Marker", "Panel", "Reference", "Series", "Svg", "line_chart", "sparkline"]
+__all__ = [
+    "Annotation",
+    "Band",
+    "Envelope",
+    "Marker",
+    "Panel",
+    "Reference",
+    "Series",
+    "Svg",
+    "line_chart",
+    "sparkline",
+]
 
 Marker = Literal["circle", "square", "triangle", "diamond"]
+Symbol = Literal["dip", "repair", "gain", "loss"]
 
 INK = "#1b1f24"
 MUTED = "#4a5561"
@@ -69,6 +81,34 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """A band that changes along x (an expected range): ``points`` are (x, lower, middle, upper).
+
+    Drawn behind the series as a shaded area from lower to upper with the middle as a dashed line; named in
+    the legend and in its ``<title>``.
+    """
+
+    name: str
+    points: tuple[tuple[float, float, float, float], ...]
+    colour: str
+    fill: str
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """An event marked on a line: a dip (downward triangle below the point), a repair (a ring round the point),
+    a sudden gain or loss (a thick segment from ``x_from`` to ``x``, labelled). ``title`` says it in words."""
+
+    symbol: Symbol
+    x: float
+    y: float
+    title: str
+    colour: str = INK
+    x_from: float | None = None
+    y_from: float | None = None
+
+
+@dataclass(frozen=True)
 class Panel:
     """One plot of a chart: its own y-axis, sharing the chart's x-axis with the other panels."""
 
@@ -80,6 +120,8 @@ class Panel:
     bands: tuple[Band, ...] = ()
     references: tuple[Reference, ...] = ()
     y_ticks: tuple[float, ...] = field(default=())
+    envelopes: tuple[Envelope, ...] = ()
+    annotations: tuple[Annotation, ...] = ()
 
 
 def _text(value: object) -> str:
@@ -163,7 +205,8 @@ def line_chart(
 
         parts.append(f'<g class="panel" aria-label="{_text(panel.title)}">')
         parts.append(f'<text x="{left}" y="{top + 16}" font-weight="700" font-size="13">{_text(panel.title)}</text>')
-        parts.extend(_legend(panel.series, x=left, y=top + 36))
+        parts.extend(_legend(panel.series, x=left, y=top + 36, envelopes=panel.envelopes))
+        band_labels = []
         for band in panel.bands:
             y1, y2 = py(band.upper), py(band.lower)
             parts.append(
@@ -171,11 +214,13 @@ def line_chart(
                 f'fill="{_text(band.fill)}"><title>{_text(band.label)}: {_label(band.lower)}–{_label(band.upper)}'
                 f"</title></rect>"
             )
-            parts.append(
+            band_labels.append(
                 f'<text class="band-label" x="{left + plot_width - 4}" y="{_n((y1 + y2) / 2 + 4)}" '
                 f'text-anchor="end" font-size="10" fill="{MUTED}" {HALO}>'
                 f"{_text(band.label)}</text>"
             )
+        if not panel.envelopes:
+            parts.extend(band_labels)
         for tick in panel.y_ticks or _ticks(panel.y_min, panel.y_max):
             y = py(tick)
             parts.append(f'<line x1="{left}" x2="{left + plot_width}" y1="{_n(y)}" y2="{_n(y)}" stroke="{GRID}"/>')
@@ -199,8 +244,14 @@ def line_chart(
             f'<text class="y-label" x="14" y="{_n(middle)}" text-anchor="middle" '
             f'transform="rotate(-90 14 {_n(middle)})">{_text(panel.y_label)}</text>'
         )
+        for envelope in panel.envelopes:
+            parts.extend(_envelope(envelope, px=px, py=py))
+        if panel.envelopes:
+            parts.extend(band_labels)  # over the expected range, so the band names stay readable
         for series in panel.series:
             parts.extend(_series(series, px=px, py=py))
+        for annotation in panel.annotations:
+            parts.append(_annotation(annotation, px=px, py=py))
         if not any(series.points for series in panel.series):
             parts.append(
                 f'<text x="{_n(left + plot_width / 2)}" y="{_n(middle)}" text-anchor="middle" fill="{MUTED}">'
@@ -231,7 +282,7 @@ def _y_scale(panel: Panel, *, top: float, bottom: float) -> Callable[[float], fl
     return py
 
 
-def _legend(series: Sequence[Series], *, x: float, y: float) -> list[str]:
+def _legend(series: Sequence[Series], *, x: float, y: float, envelopes: Sequence[Envelope] = ()) -> list[str]:
     parts = []
     for one in series:
         dash = ' stroke-dasharray="5 3"' if one.dashed else ""
@@ -242,7 +293,60 @@ def _legend(series: Sequence[Series], *, x: float, y: float) -> list[str]:
             + f'<text x="{_n(x + 30)}" y="{_n(y)}">{_text(one.name)}</text></g>'
         )
         x += 40 + 7 * len(one.name)
+    for envelope in envelopes:
+        parts.append(
+            f'<g class="legend-item"><rect x="{_n(x)}" y="{_n(y - 10)}" width="24" height="12" '
+            f'fill="{_text(envelope.fill)}"/><line x1="{_n(x)}" x2="{_n(x + 24)}" y1="{_n(y - 4)}" y2="{_n(y - 4)}" '
+            f'stroke="{_text(envelope.colour)}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+            f'<text x="{_n(x + 30)}" y="{_n(y)}">{_text(envelope.name)}</text></g>'
+        )
+        x += 40 + 7 * len(envelope.name)
     return parts
+
+
+def _envelope(envelope: Envelope, *, px: Callable[[float], float], py: Callable[[float], float]) -> list[str]:
+    points = sorted(envelope.points)
+    if not points:
+        return []
+    spoken = "; ".join(
+        f"session {_label(x)}: {_label(low)}–{_label(high)}, median {_label(mid)}" for x, low, mid, high in points
+    )
+    if len(points) == 1:  # one session: a short band around it
+        only = points[0]
+        points = [(only[0] - 0.3, *only[1:]), (only[0] + 0.3, *only[1:])]
+    upper = " ".join(f"{_n(px(x))},{_n(py(high))}" for x, _, _, high in points)
+    lower = " ".join(f"{_n(px(x))},{_n(py(low))}" for x, low, _, _ in reversed(points))
+    middle = " ".join(f"{_n(px(x))},{_n(py(mid))}" for x, _, mid, _ in points)
+    return [
+        f'<g class="envelope" aria-label="{_text(envelope.name)}">',
+        f'<polygon points="{upper} {lower}" fill="{_text(envelope.fill)}" stroke="none">'
+        f"<title>{_text(envelope.name)}: {_text(spoken)}</title></polygon>",
+        f'<polyline points="{middle}" fill="none" stroke="{_text(envelope.colour)}" stroke-width="1.5" '
+        'stroke-dasharray="4 3"/>',
+        "</g>",
+    ]
+
+
+def _annotation(note: Annotation, *, px: Callable[[float], float], py: Callable[[float], float]) -> str:
+    x, y = px(note.x), py(note.y)
+    colour = _text(note.colour)
+    tip = f"<title>{_text(note.title)}</title>"
+    if note.symbol == "dip":  # a downward triangle just below the point
+        pts = f"{_n(x - 6)},{_n(y + 8)} {_n(x + 6)},{_n(y + 8)} {_n(x)},{_n(y + 18)}"
+        return f'<polygon class="mark-dip" points="{pts}" fill="{colour}">{tip}</polygon>'
+    if note.symbol == "repair":  # a ring round the point
+        return (
+            f'<circle class="mark-repair" cx="{_n(x)}" cy="{_n(y)}" r="8" fill="none" stroke="{colour}" '
+            f'stroke-width="2.5">{tip}</circle>'
+        )
+    start_x = px(note.x_from if note.x_from is not None else note.x)
+    start_y = py(note.y_from if note.y_from is not None else note.y)
+    word = "sudden gain" if note.symbol == "gain" else "sudden loss"
+    return (
+        f'<g class="mark-{note.symbol}">{tip}<line x1="{_n(start_x)}" y1="{_n(start_y)}" x2="{_n(x)}" y2="{_n(y)}" '
+        f'stroke="{colour}" stroke-width="5" stroke-opacity="0.45" stroke-linecap="round"/>'
+        f'<text x="{_n(x + 8)}" y="{_n(y - 8)}" font-size="10" fill="{colour}" {HALO}>{word}</text></g>'
+    )
 
 
 def _series(series: Series, *, px: Callable[[float], float], py: Callable[[float], float]) -> list[str]:

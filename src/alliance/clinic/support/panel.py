@@ -23,6 +23,7 @@ from alliance.clinic.checkins.models import CheckIn, CheckinLink
 from alliance.clinic.practice.models import Appointment, Client
 from alliance.clinic.registry import instruments
 from alliance.clinic.support.suggestions import (
+    CHECKIN_DOMAINS,
     DOMAIN_LABELS,
     DOMAINS,
     NEED_LABELS,
@@ -169,12 +170,13 @@ def support_panel(user: Any, client: Client, *, registry: Registry | None = None
     appointments = _frame(
         Appointment.objects.visible_to(user).filter(client=client).order_by("starts_at", "pk"), _APPOINTMENT_FIELDS
     )
-    kinds = set(
+    open_alerts = list(
         Alert.objects.visible_to(user)
         .filter(client=client)
         .exclude(state=Alert.State.RESOLVED)
-        .values_list("kind", flat=True)
+        .values_list("kind", "details")
     )
+    kinds = {kind for kind, _ in open_alerts}
     reasons = attention(checkins, appointments)
     codes = [str(code) for code in reasons["code"]]
     triggers = [LABELS[code] for code in codes if code in TRIGGER_REASONS]
@@ -187,7 +189,7 @@ def support_panel(user: Any, client: Client, *, registry: Registry | None = None
         return None
     statuses = {TRIGGER_REASONS[code] for code in codes if code in TRIGGER_REASONS}
     statuses |= {TRIGGER_ALERTS[kind] for kind in kinds if kind in TRIGGER_ALERTS}
-    domains = _domains(checkins, registry)
+    domains = _rupture_domains(open_alerts) or _domains(checkins, registry)
     followup, answers = _followup(checkins, registry)
     needs = followup_needs(answers)
     ranked = suggest(domains, statuses, answers)
@@ -236,6 +238,17 @@ def _frame(queryset: Any, fields: Mapping[str, str]) -> pd.DataFrame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["when"] = pd.to_datetime(frame["when"], utc=True)
     return frame
+
+
+def _rupture_domains(open_alerts: Sequence[tuple[str, Any]]) -> frozenset[str]:
+    """Domains named by open rupture alerts (the per-domain detector); empty when none names one."""
+    named: set[str] = set()
+    for kind, details in open_alerts:
+        if kind != "rupture" or not isinstance(details, Mapping):
+            continue
+        dips = details.get("dips")
+        named |= {str(d) for d in dips} if isinstance(dips, Mapping) else {str(details.get("domain"))}
+    return frozenset(CHECKIN_DOMAINS[domain] for domain in named if domain in CHECKIN_DOMAINS)
 
 
 def _domains(checkins: pd.DataFrame, registry: Registry) -> frozenset[str]:
