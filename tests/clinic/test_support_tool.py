@@ -301,7 +301,7 @@ def test_a_relationship_check_in_below_the_cut_off_opens_the_panel_with_the_goal
     response = page(client, cast["ana"], strained)
     body = text(response)
     assert PANEL in body and "Alliance below cut-off" in body
-    assert "Domains in strain at the latest relationship check-in: <strong>agreement on goals</strong>" in body
+    assert "the latest relationship check-in): <strong>agreement on goals</strong>" in body
     assert titles(response)[0] == "Revisit and re-agree the goals"
     assert "Tryon GS, Birch SE, Verkuilen J (2018)" in body and "Bordin ES (1979)" in body
     assert "Send a follow-up questionnaire" in body and "Not sent yet" in body

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from alliance.change.sudden import find_sudden_changes
@@ -224,7 +225,9 @@ def evaluate(
             for measure, cutoff in rules.sudden_change_cutoffs.items():
                 findings.extend(_sudden(series.get((measure, "client"), {}), session, measure, cutoff))
         if rules.not_on_track and etr is not None:
-            findings.extend(_not_on_track(series.get((rules.etr_instrument, "client"), {}), session, etr, rules))
+            findings.extend(
+                _not_on_track(series.get((rules.etr_instrument, "client"), {}), session, etr, rules, instruments)
+            )
         if rules.dropout:
             findings.extend(_dropout(history, alliance, session, instruments=instruments, rules=rules))
         if rules.perspective_gap and rules.alliance_instrument in instruments:
@@ -385,7 +388,7 @@ def _sudden(series: Mapping[int, CheckinRecord], session: int, measure: str, cut
 
 
 def _not_on_track(
-    series: Mapping[int, CheckinRecord], session: int, etr: ExpectedResponse, rules: RuleSettings
+    series: Mapping[int, CheckinRecord], session: int, etr: ExpectedResponse, rules: RuleSettings, instruments: Registry
 ) -> list[Finding]:
     if session not in series or 1 not in series:
         return []
@@ -399,11 +402,18 @@ def _not_on_track(
     status = str(row["status"])
     name = _NAMES.get(rules.etr_instrument, rules.etr_instrument)
     score = float(scores.loc[scores["time"] == session, "score"].iloc[0])
-    rests_on = (
-        f"{etr.n_clients_} clients of this practice"
-        if etr.kind_ == "empirical"
-        else f"the reliable change rule ({etr.n_clients_} clients: too few for an empirical model)"
-    )
+    if etr.kind_ == "empirical":
+        rests_on = f"{etr.n_clients_} clients of this practice"
+    elif etr.n_clients_:
+        rests_on = f"the reliable change rule ({etr.n_clients_} clients: too few for an empirical model)"
+    else:
+        rests_on = "the reliable change rule (no practice history yet)"
+    instrument = instruments.get(rules.etr_instrument) if rules.etr_instrument in instruments else None
+    low_end = instrument.total.minimum if instrument is not None else -np.inf
+    high_end = instrument.total.maximum if instrument is not None else np.inf
+    # The rational band is intake ± reliable change; on the page it never reaches beyond the scale.
+    lower = float(np.clip(row["lower"], low_end, high_end))
+    upper = float(np.clip(row["upper"], low_end, high_end))
     return [
         Finding(
             kind="not_on_track",
@@ -411,14 +421,14 @@ def _not_on_track(
             session=session,
             severity=KINDS["not_on_track"] if status == "red" else KINDS["not_on_track"] - 1,
             message=f"Not on track ({status}): {name} {score:g} at session {session}, expected about "
-            f"{row['expected']:g} ({row['lower']:g}-{row['upper']:g}); based on {rests_on}.",
+            f"{row['expected']:g} ({lower:g}-{upper:g}); based on {rests_on}.",
             details={
                 "instrument": rules.etr_instrument,
                 "status": status,
                 "score": score,
                 "expected": float(row["expected"]),
-                "lower": float(row["lower"]),
-                "upper": float(row["upper"]),
+                "lower": lower,
+                "upper": upper,
                 "model": etr.kind_,
                 "clients": etr.n_clients_,
             },
