@@ -12,6 +12,7 @@ import pandas as pd
 import typer
 
 from alliance.cli.app import app, user_errors
+from alliance.cli.options import BetterEnd
 from alliance.cli.output import echo_csv
 from alliance.errors import InputError
 from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
@@ -27,13 +28,6 @@ class Criterion(StrEnum):
 
     LENIENT = "lenient"
     STRICT = "strict"
-
-
-class Better(StrEnum):
-    """Which end of the scale is the good one."""
-
-    LOWER = "lower"
-    HIGHER = "higher"
 
 
 etr_app = typer.Typer(
@@ -57,8 +51,8 @@ def ruptures(
     criterion: Criterion = typer.Option(
         Criterion.LENIENT, "--criterion", help="lenient: a dip of at least 1 own SD; strict: at least 2."
     ),
-    better: Better = typer.Option(
-        Better.HIGHER, "--better", help="Whether higher (default) or lower scores are better."
+    better: BetterEnd = typer.Option(
+        BetterEnd.HIGHER, "--better", help="Whether higher (default) or lower scores are better."
     ),
 ) -> None:
     """List ruptures (V-shaped dips) and repairs as CSV: id,time,baseline,score,drop,repaired_at.
@@ -79,8 +73,8 @@ def etr_fit(
     id_column: str = typer.Option(..., "--id", help=_ID_HELP),
     time_column: str = typer.Option(..., "--time", help=_TIME_HELP),
     score_column: str = typer.Option(..., "--score", help=_SCORE_HELP),
-    better: Better = typer.Option(
-        Better.LOWER, "--better", help="Whether lower (default) or higher scores are better."
+    better: BetterEnd = typer.Option(
+        BetterEnd.LOWER, "--better", help="Whether lower (default) or higher scores are better."
     ),
     out: Path = typer.Option(..., "--out", help="Where to write the fitted model (JSON)."),
 ) -> None:
@@ -140,8 +134,8 @@ def etr_validate(
     id_column: str = typer.Option(..., "--id", help=_ID_HELP),
     time_column: str = typer.Option(..., "--time", help=_TIME_HELP),
     score_column: str = typer.Option(..., "--score", help=_SCORE_HELP),
-    better: Better = typer.Option(
-        Better.LOWER, "--better", help="Whether lower (default) or higher scores are better."
+    better: BetterEnd = typer.Option(
+        BetterEnd.LOWER, "--better", help="Whether lower (default) or higher scores are better."
     ),
     at: str = typer.Option(
         "2,3,4", "--at", help="Sessions at which held-out clients are flagged, separated by commas (each 2 or more)."

@@ -12,18 +12,12 @@ import typer
 
 from alliance.change.sudden import CHANGE_COLUMNS, find_sudden_changes
 from alliance.cli.app import app, user_errors
+from alliance.cli.options import BetterEnd
 from alliance.cli.output import echo_csv
 from alliance.errors import InputError
 from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
 
 __all__ = ["sudden_changes"]
-
-
-class Better(StrEnum):
-    """Which end of the scale is the good one."""
-
-    LOWER = "lower"
-    HIGHER = "higher"
 
 
 class Kind(StrEnum):
@@ -55,7 +49,7 @@ def sudden_changes(
         help="Smallest change in score points that counts (e.g. 7 on the BDI; otherwise the reliable change "
         "value of the measure).",
     ),
-    better: Better = typer.Option(Better.LOWER, "--better", help="Whether lower or higher scores are better."),
+    better: BetterEnd = typer.Option(BetterEnd.LOWER, "--better", help="Whether lower or higher scores are better."),
     kind: Kind = typer.Option(
         Kind.GAINS,
         "--kind",
@@ -89,7 +83,7 @@ def sudden_changes(
             time=time_column,
             score=score_column,
             cutoff=cutoff,
-            better="lower" if better is Better.LOWER else "higher",
+            better="lower" if better is BetterEnd.LOWER else "higher",
             kind=_KINDS[kind],
         )
         echo_csv(changes, columns=CHANGE_COLUMNS, numbers=("pre", "post"))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from alliance.errors import InputError
+from alliance.files import read_text
 
 __all__ = ["check_unique", "numeric_column", "read_table", "require_columns"]
 
@@ -21,18 +22,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     Rows keep their position: ``frame.index`` is the 1-based data row number used in errors.
     """
     name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", file=name) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a CSV file", file=name) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror})", file=name) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", file=name) from None
+    text = read_text(path, kind="CSV file")
     if not text.strip():
         raise InputError("file is empty (a header row is needed)", file=name)
     header = [cell.strip() for cell in next(csv.reader(io.StringIO(text)))]

@@ -26,6 +26,7 @@ from typing import Literal, cast, get_args
 import pandas as pd
 
 from alliance.errors import InputError
+from alliance.files import read_text
 from alliance.transcripts.model import (
     CLIENT_LABELS,
     QUESTION_SUBLABELS,
@@ -685,21 +686,7 @@ def _read(source: str | Path) -> tuple[str, str | None]:
             if single and not any(c.isspace() for c in source) and Path(source).suffix.lower() in EXTENSIONS:
                 raise TranscriptError("file not found", file=source)
             return source, None
-    path = Path(source)
-    name = str(source)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise TranscriptError("file not found", file=name) from None
-    except IsADirectoryError:
-        raise TranscriptError("is a directory, not a transcript", file=name) from None
-    except OSError as exc:
-        raise TranscriptError(f"cannot read file ({exc.strerror})", file=name) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise TranscriptError(f"not UTF-8 text (byte {exc.start})", file=name) from None
-    return text, name
+    return read_text(source, error=TranscriptError, kind="transcript"), str(source)
 
 
 def _is_file(candidate: str) -> bool:
