@@ -47,3 +47,28 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def log_in(context: Any, base_url: str, user: Any) -> None:
+    """Give a Playwright browser context ``user``'s signed-in session, as after the full login (all factors).
+
+    Tests of other pages use this instead of typing into the login page, which has its own browser tests.
+    """
+    from django.conf import settings
+    from django.test import Client as DjangoClient
+
+    django_client = DjangoClient()
+    django_client.force_login(user)
+    cookie = django_client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": cookie.value,
+                "url": base_url,
+                "httpOnly": True,
+                "secure": bool(settings.SESSION_COOKIE_SECURE),
+                "sameSite": "Lax",
+            }
+        ]
+    )
