@@ -109,6 +109,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every response (redirects and static files included) carries the CSP and friends.
+    "alliance.clinic.headers.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -171,12 +173,25 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
+# No Referer at all: check-in addresses carry their secret, and no page should tell another site where it was.
+SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# HSTS goes out on every HTTPS response (SecurityMiddleware sends it only over HTTPS).
+SECURE_HSTS_SECONDS = _int("ALLIANCE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
 if _flag("ALLIANCE_BEHIND_HTTPS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
-    SECURE_HSTS_SECONDS = 31536000
+
+# Two-factor sign-in (TOTP) for every member of staff, on unless a site turns it off (docs/security-accounts.md).
+ALLIANCE_MFA_REQUIRED = _flag("ALLIANCE_MFA_REQUIRED", True)
+# How long the half-signed-in step (password right, code not yet given) may last.
+ALLIANCE_MFA_PENDING_SECONDS = _int("ALLIANCE_MFA_PENDING_SECONDS", 5 * 60)
+# Lockout: this many failures within the window lock the account (or the address) for ALLIANCE_LOCKOUT_SECONDS.
+ALLIANCE_LOCKOUT_ACCOUNT_FAILURES = _int("ALLIANCE_LOCKOUT_ACCOUNT_FAILURES", 5)
+ALLIANCE_LOCKOUT_ADDRESS_FAILURES = _int("ALLIANCE_LOCKOUT_ADDRESS_FAILURES", 20)
+ALLIANCE_LOCKOUT_WINDOW_SECONDS = _int("ALLIANCE_LOCKOUT_WINDOW_SECONDS", 15 * 60)
+ALLIANCE_LOCKOUT_SECONDS = _int("ALLIANCE_LOCKOUT_SECONDS", 15 * 60)
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL] if PUBLIC_URL.startswith(("http://", "https://")) else []
 
 # Check-in links: how long a one-time link stays valid.

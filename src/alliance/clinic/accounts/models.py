@@ -1,4 +1,4 @@
-"""Staff users (therapists, supervisors, practice admins) and their API tokens."""
+"""Staff users (therapists, supervisors, practice admins), their API tokens, authenticators and failed log-ins."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -64,3 +65,55 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk} of {self.user}"
+
+
+class TotpDevice(models.Model):
+    """A member of staff's authenticator app (RFC 6238 TOTP): its secret and the last time step it was used at."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    # Base32; shown once at enrolment (QR code and text). Stored encrypted once the crypto module is in place.
+    secret = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="Set when the first code was right.")
+    # A code is good once: steps at or before this one are refused (replay).
+    last_step = models.BigIntegerField(null=True, blank=True)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    def __str__(self) -> str:
+        return f"authenticator of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A single-use code for when the authenticator is lost; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of {self.user}"
+
+
+class LoginFailure(models.Model):
+    """One failed attempt counted against a scope (an account, an address): lockouts are counted from these rows.
+
+    Kept in the database so that every server process sees the same counts. ``scope`` is a SHA-256 of
+    ``"<kind>:<value>"`` (a mistyped password in the username field is never stored as typed).
+    """
+
+    scope = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20, help_text="password, code, kiosk, api-token or checkin-link")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "at"]), models.Index(fields=["at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} failure at {self.at:%Y-%m-%d %H:%M:%S}"

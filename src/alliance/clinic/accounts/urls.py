@@ -5,10 +5,8 @@ from alliance.clinic.accounts import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", views.login_password, name="login"),
+    path("login/code/", views.login_code, name="login-code"),
+    path("login/enrol/", views.enrol, name="mfa-enrol"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -17,6 +17,9 @@ class AuditEvent(models.Model):
         LOGIN = "login", "Log in"
         LOGIN_FAILED = "login_failed", "Failed log-in"
         LOGOUT = "logout", "Log out"
+        LOCKOUT = "lockout", "Locked out (too many failures)"
+        MFA_RESET = "mfa_reset", "Authenticator reset"
+        ERASE = "erase", "Identifying data erased"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
