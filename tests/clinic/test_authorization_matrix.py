@@ -57,6 +57,10 @@ MATRIX: dict[str, Route] = {
     "home": Route(lambda w: "/", dict.fromkeys(ROLES, 302)),
     "login": Route(lambda w: "/login/", {"anonymous": 200} | dict.fromkeys(ROLES[1:], 302)),
     "logout": Route(lambda w: "/logout/", dict.fromkeys(ROLES, 302), method="POST"),
+    # The second factor needs a session past the password (none here): back to the log-in page, or home.
+    "login-code": Route(lambda w: "/login/code/", dict.fromkeys(ROLES, 302)),
+    # Setting up an authenticator: for a session past the password or a signed-in user without one (the cast).
+    "mfa-enrol": Route(lambda w: "/login/enrol/", {"anonymous": 302} | dict.fromkeys(ROLES[1:], 200)),
     "caseload": Route(
         lambda w: "/caseload/", {"anonymous": 302, "ana": 200, "ben": 200, "cleo": 302, "dara": 302, "eve": 200}
     ),
@@ -69,6 +73,9 @@ MATRIX: dict[str, Route] = {
         {"anonymous": 302, "ana": 404, "ben": 404, "cleo": 200, "dara": 200, "eve": 404},
     ),
     "client-detail": Route(lambda w: f"/clients/{w.client.pk}/", PAGE_OWNED),
+    # Client rights: the treating therapist and the admin export; only the admin erases (the page asks to confirm).
+    "client-export": Route(lambda w: f"/clients/{w.client.pk}/export/", PAGE_OWNED | {"cleo": 403}),
+    "client-erase": Route(lambda w: f"/clients/{w.client.pk}/erase/", PAGE_OWNED | {"ana": 403, "cleo": 403}),
     "client-rate": Route(
         lambda w: f"/clients/{w.client.pk}/rate/",
         {"anonymous": 302, "ana": 200, "ben": 404, "cleo": 403, "dara": 403, "eve": 404},
@@ -100,6 +107,7 @@ MATRIX: dict[str, Route] = {
     "api-v1:get_client": Route(lambda w: f"/api/v1/clients/{w.client.pk}", API_OWNED, api=True),
     "api-v1:get_timeline": Route(lambda w: f"/api/v1/clients/{w.client.pk}/timeline", API_OWNED, api=True),
     "api-v1:get_fhir": Route(lambda w: f"/api/v1/clients/{w.client.pk}/fhir", API_OWNED, api=True),
+    "api-v1:get_export": Route(lambda w: f"/api/v1/clients/{w.client.pk}/export", API_OWNED | {"cleo": 403}, api=True),
     "api-v1:post_checkin": Route(
         lambda w: f"/api/v1/clients/{w.client.pk}/checkins",
         API_OWNED | {"ana": 201, "cleo": 201, "dara": 201},

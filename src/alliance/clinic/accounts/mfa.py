@@ -108,7 +108,8 @@ def pending(request: HttpRequest) -> Pending | None:
     if time.time() - float(data.get("since", 0)) > settings.ALLIANCE_MFA_PENDING_SECONDS:
         request.session.pop(PENDING_KEY, None)
         return None
-    user = User.objects.filter(pk=data.get("user"), is_active=True).first()
+    user_id = data.get("user")
+    user = User.objects.filter(pk=user_id, is_active=True).first() if isinstance(user_id, int) else None
     if user is None:
         request.session.pop(PENDING_KEY, None)
         return None
@@ -194,9 +195,7 @@ def new_recovery_codes(user: User) -> list[str]:
     """Replace the user's recovery codes with ``RECOVERY_CODES`` new ones; return them (only hashes are kept)."""
     codes = [_format_code(secrets.token_bytes(_RECOVERY_BYTES)) for _ in range(RECOVERY_CODES)]
     RecoveryCode.objects.filter(user=user).delete()
-    RecoveryCode.objects.bulk_create(
-        [RecoveryCode(user=user, code_hash=_recovery_hash(code) or "") for code in codes]
-    )
+    RecoveryCode.objects.bulk_create([RecoveryCode(user=user, code_hash=_recovery_hash(code) or "") for code in codes])
     return codes
 
 

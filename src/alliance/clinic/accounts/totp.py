@@ -92,5 +92,7 @@ def matching_step(key: bytes, code: str, at: float, *, window: int = WINDOW, aft
 def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
     """Return the ``otpauth://totp/...`` address an authenticator app reads from a QR code."""
     label = quote(f"{issuer}:{account}", safe="")
-    query = urlencode({"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS, "period": STEP_SECONDS})
+    query = urlencode(
+        {"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS, "period": STEP_SECONDS}
+    )
     return f"otpauth://totp/{label}?{query}"

@@ -26,7 +26,7 @@ from alliance.clinic.accounts.models import User
 from alliance.clinic.audit.service import record
 from alliance.clinic.checkins.qr import qr_svg
 
-__all__ = ["admin_login", "enrol", "home", "login_code", "login_password", "locked_message"]
+__all__ = ["admin_login", "enrol", "home", "locked_message", "login_code", "login_password"]
 
 WRONG_PASSWORD = "Your username and password didn't match. Please try again."
 WRONG_CODE = "That code is not right, or it was already used. Please try the newest code."
@@ -139,7 +139,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     """
     state = mfa.pending(request)
     if request.user.is_authenticated:
-        user: User = request.user  # type: ignore[assignment]
+        user: User = request.user
     elif state is not None:
         user = state.user
     else:
@@ -196,4 +196,3 @@ def _safe_next(request: HttpRequest, candidate: str) -> str:
     ):
         return candidate
     return ""
-

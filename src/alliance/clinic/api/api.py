@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router, Status
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, Throttled, ValidationError
 
 from alliance.clinic.api.auth import BearerToken
 from alliance.clinic.api.routes import router
@@ -44,6 +44,15 @@ def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse
         detail, challenge = "authentication required: send Authorization: Bearer <token>", REALM
     response = api.create_response(request, {"detail": detail}, status=401)
     response["WWW-Authenticate"] = challenge
+    return response
+
+
+@api.exception_handler(Throttled)
+def too_many(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """429 after too many wrong tokens from one address, with the seconds to wait in ``Retry-After``."""
+    response = api.create_response(request, {"detail": "too many invalid tokens; try again later"}, status=429)
+    if exc.wait:
+        response["Retry-After"] = str(int(exc.wait))
     return response
 
 

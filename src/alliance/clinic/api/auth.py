@@ -6,9 +6,12 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja.errors import Throttled
 from ninja.security import HttpBearer
 
+from alliance.clinic.accounts import lockout
 from alliance.clinic.accounts.models import ApiToken, User, hash_token
+from alliance.clinic.audit.service import record
 
 __all__ = ["LAST_USED_RESOLUTION", "BearerToken", "user_for_token"]
 
@@ -32,10 +35,23 @@ def user_for_token(token: str) -> User | None:
 
 
 class BearerToken(HttpBearer):
-    """Authenticate a request by its bearer token; the user becomes ``request.user`` for access checks and audit."""
+    """Authenticate a request by its bearer token; the user becomes ``request.user`` for access checks and audit.
+
+    Wrong tokens are counted per address (``accounts.lockout``, scope ``api``): too many within the window answer
+    429 with ``Retry-After`` until the lock ends, without looking any token up.
+    """
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        guesses = lockout.address(request, "api")
+        until = lockout.locked_until([guesses])
+        if until is not None:
+            record(request, "lockout", actor="api-token")
+            raise Throttled(wait=lockout.retry_minutes(until) * 60)
         user = user_for_token(token.strip())
-        if user is not None:
-            request.user = user
+        if user is None:
+            record(request, "login_failed", actor="api-token")
+            if lockout.fail([guesses], "api-token") is not None:
+                record(request, "lockout", actor="api-token")
+            return None
+        request.user = user
         return user

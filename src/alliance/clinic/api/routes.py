@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from ninja import P, Router, Status
 from ninja.params import HeaderEx, QueryEx
 
+from alliance.clinic import rights
 from alliance.clinic.api.clients import checkin_data, client_data, fhir_bundle, latest_totals, timeline
 from alliance.clinic.api.schemas import (
     CheckinIn,
@@ -150,6 +151,30 @@ def get_fhir(request: HttpRequest, id: int) -> HttpResponse:
     """Export the client's check-ins as FHIR (recorded in the audit trail as an export)."""
     client = _client(request, id)
     bundle = fhir_bundle(client, timeline(client, user=request.user))
+    record(request, "export", client)
+    return HttpResponse(json.dumps(bundle, cls=DjangoJSONEncoder), content_type=FHIR_JSON)
+
+
+@router.get(
+    "/clients/{int:id}/export",
+    response={200: dict[str, Any], 403: ErrorOut, **_NOT_FOUND},
+    summary="A client's own data as a FHIR R4B Bundle (client rights)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "A FHIR R4B Bundle (type collection): a pseudonymous Patient (client code and language "
+                "only), then one QuestionnaireResponse and one Observation per check-in, all referring to it.",
+                "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+            }
+        }
+    },
+)
+def get_export(request: HttpRequest, id: int) -> HttpResponse | Status[dict[str, str]]:
+    """The client's copy of their data, for the treating therapist or the practice admin (audited as an export)."""
+    client = _client(request, id)
+    if not rights.can_export(request.user, client):
+        return Status(403, {"detail": "only the treating therapist or the practice admin exports a client's data"})
+    bundle = rights.export_bundle(client)
     record(request, "export", client)
     return HttpResponse(json.dumps(bundle, cls=DjangoJSONEncoder), content_type=FHIR_JSON)
 

@@ -107,6 +107,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "A newer link was made for this session.",
         "es": "Se creó un enlace más reciente para esta sesión.",
     },
+    "paused_title": {"en": "Please wait a few minutes", "es": "Por favor, espere unos minutos"},
+    "paused_text": {
+        "en": "Too many links that do not exist were opened from this network. Please try your link again later.",
+        "es": "Se abrieron demasiados enlaces que no existen desde esta red. Intente abrir su enlace más tarde.",
+    },
     "ask_therapist": {
         "en": "If you still need to answer, please ask your therapist for a new link.",
         "es": "Si todavía necesita responder, pídale a su terapeuta un enlace nuevo.",

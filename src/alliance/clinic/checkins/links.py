@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from alliance.clinic.accounts import lockout, mfa
 from alliance.clinic.accounts.middleware import KIOSK_KEY
 from alliance.clinic.accounts.models import hash_token
 from alliance.clinic.audit.service import record
@@ -48,6 +49,7 @@ __all__ = [
     "issue_followup_link",
     "issue_link",
     "kiosk_link",
+    "kiosk_needs_code",
     "lock_kiosk",
     "lookup",
     "public_url",
@@ -68,17 +70,18 @@ KIOSK_FAILURES_KEY = "alliance_kiosk_failures"
 # After this many wrong passwords on a locked tablet the staff session is ended altogether.
 KIOSK_MAX_FAILURES = 5
 
-Reason = Literal["unknown", "expired", "used", "superseded"]
+# "paused": too many unknown tokens came from this address (accounts.lockout); nothing was looked up.
+Reason = Literal["unknown", "expired", "used", "superseded", "paused"]
 Unlock = Literal["unlocked", "wrong", "logged_out"]
 
 
 class LinkUnavailableError(AllianceError):
-    """A token that cannot be answered: ``reason`` says why; ``status`` is 404 (unknown) or 410 (gone)."""
+    """A token that cannot be answered: ``reason`` says why; ``status`` is 404 (unknown), 429 (paused) or 410 (gone)."""
 
     def __init__(self, reason: Reason, *, link: CheckinLink | None = None) -> None:
         self.reason: Reason = reason
         self.link = link
-        self.status = 404 if reason == "unknown" else 410
+        self.status = {"unknown": 404, "paused": 429}.get(reason, 410)
         super().__init__(f"check-in link {reason}")
 
 
@@ -304,23 +307,47 @@ def kiosk_link(session: SessionBase) -> tuple[str, CheckinLink | None] | None:
     return str(token), lookup(str(token))
 
 
-def unlock_kiosk(request: HttpRequest, password: str) -> Unlock:
-    """Clear the kiosk lock when ``password`` is the staff member's own; audit every try.
+def unlock_kiosk(request: HttpRequest, password: str, code: str = "") -> Unlock:
+    """Clear the kiosk lock when ``password`` is the staff member's own (and ``code`` their authenticator's current
+    code, when they have one); audit every try.
 
-    After ``KIOSK_MAX_FAILURES`` wrong passwords the staff session is ended (the tablet shows the log-in page).
+    Wrong tries count towards the account's lockout (``accounts.lockout``) like wrong log-ins. After
+    ``KIOSK_MAX_FAILURES`` wrong tries, or once the account is locked, the staff session is ended (the tablet shows
+    the log-in page).
     """
     locked = kiosk_link(request.session)
     link = locked[1] if locked else None
     user = request.user
-    if user.is_authenticated and password and user.check_password(password):
+    if not user.is_authenticated:
+        record(request, "login_failed", link)
+        logout(request)
+        return "logged_out"
+    scopes = lockout.login_scopes(request, user.get_username())
+    if lockout.locked_until(scopes) is not None:
+        record(request, "lockout", link)
+        logout(request)
+        return "logged_out"
+    needs_code = mfa.confirmed_device(user) is not None
+    right = bool(password) and user.check_password(password)
+    if right and needs_code:  # the code is only spent after the right password
+        right = mfa.verify(user, code) is not None
+    if right:
         request.session.pop(KIOSK_KEY, None)
         request.session.pop(KIOSK_FAILURES_KEY, None)
         record(request, "login", link)
         return "unlocked"
     record(request, "login_failed", link)
+    now_locked = lockout.fail(scopes, "kiosk") is not None
     failures = int(request.session.get(KIOSK_FAILURES_KEY, 0)) + 1
-    if failures >= KIOSK_MAX_FAILURES or not user.is_authenticated:
+    if failures >= KIOSK_MAX_FAILURES or now_locked:
+        if now_locked:
+            record(request, "lockout", link)
         logout(request)  # flushes the session, lock included: the tablet now needs a full log-in
         return "logged_out"
     request.session[KIOSK_FAILURES_KEY] = failures
     return "wrong"
+
+
+def kiosk_needs_code(user: Any) -> bool:
+    """Whether unlocking the tablet asks this staff member for an authenticator code too."""
+    return bool(getattr(user, "is_authenticated", False)) and mfa.confirmed_device(user) is not None

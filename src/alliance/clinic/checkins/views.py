@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from alliance.clinic.accounts import lockout
 from alliance.clinic.accounts.middleware import KIOSK_KEY
 from alliance.clinic.audit.service import record
 from alliance.clinic.checkins import links
@@ -88,16 +89,21 @@ def kiosk_locked(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 def kiosk_unlock(request: HttpRequest) -> HttpResponse:
-    """Clear the kiosk lock with the staff member's password (a wrong one keeps it locked)."""
+    """Clear the kiosk lock with the staff member's password and authenticator code (a wrong one keeps it locked)."""
     locked = links.kiosk_link(request.session)
     if locked is None:
         return redirect("home")
     token, link = locked
-    outcome = links.unlock_kiosk(request, request.POST.get("password", ""))
+    outcome = links.unlock_kiosk(request, request.POST.get("password", ""), request.POST.get("code", ""))
     if outcome == "logged_out":
         return redirect("login")
     if outcome == "wrong":
-        return _locked_page(request, token, link, error="That password is not right. The tablet stays locked.")
+        error = (
+            "That password or code is not right. The tablet stays locked."
+            if links.kiosk_needs_code(request.user)
+            else "That password is not right. The tablet stays locked."
+        )
+        return _locked_page(request, token, link, error=error)
     if link is not None and Client.objects.visible_to(request.user).filter(pk=link.client_id).exists():
         return redirect("client-detail", pk=link.client_id)
     return redirect("home")
@@ -114,6 +120,7 @@ def _locked_page(
         "done": done,
         "token": None if done else token,
         "error": error,
+        "needs_code": links.kiosk_needs_code(request.user),
     }
     return render(request, "checkins/kiosk_locked.html", context, status=403 if error else 200)
 
@@ -128,9 +135,18 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
     kiosk_token = request.session.get(KIOSK_KEY)
     if kiosk_token and kiosk_token != token:
         return redirect("kiosk-locked")  # a locked tablet answers its own check-in and nothing else
+    # Guessing tokens: unknown tokens from one address are counted; too many pause that address (429).
+    guesses = lockout.address(request, "link")
+    if lockout.locked_until([guesses]) is not None:
+        record(request, "lockout", actor="client-link")
+        return _unavailable(request, links.LinkUnavailableError("paused"))
     try:
         link = links.find_link(token)
     except links.LinkUnavailableError as exc:
+        if exc.reason == "unknown":
+            record(request, "login_failed", actor="client-link")
+            if lockout.fail([guesses], "checkin-link") is not None:
+                record(request, "lockout", actor="client-link")
         if request.method == "POST" and exc.reason == "used" and exc.link is not None:
             # The last stage posted twice: the first post stored it; answer the second with the same thank-you.
             return _thanks(request, exc.link)
@@ -263,7 +279,7 @@ def _unavailable(request: HttpRequest, exc: links.LinkUnavailableError) -> HttpR
             "language": code,
             "title": strings(code)[f"{exc.reason}_title"],
             "text": strings(code)[f"{exc.reason}_text"],
-            "ask": "" if exc.reason == "used" else strings(code)["ask_therapist"],
+            "ask": "" if exc.reason in ("used", "paused") else strings(code)["ask_therapist"],
         }
         for code in order
     ]

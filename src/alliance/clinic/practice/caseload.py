@@ -174,7 +174,7 @@ def _fill_sessions(checkins: pd.DataFrame, appointments: pd.DataFrame) -> pd.Dat
 
 def load_caseload(user: Any, *, therapist_id: int | None = None) -> CaseloadData:
     """Load what ``user`` may see (only ``therapist_id``'s clients when given) in four queries."""
-    clients = Client.objects.visible_to(user)
+    clients = Client.objects.visible_to(user).filter(erased_at__isnull=True)  # an erased client is no longer in care
     checkins = CheckIn.objects.visible_to(user)
     appointments = Appointment.objects.visible_to(user)
     alerts = Alert.objects.visible_to(user).exclude(state=Alert.State.RESOLVED)

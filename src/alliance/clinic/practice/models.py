@@ -67,6 +67,8 @@ class Client(models.Model):
         default=False, help_text="The client agreed that the supervisor may see session transcripts."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the practice erased what identifies the client (alliance.clinic.rights): the scores stay, de-identified.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     objects = ClientQuerySet.as_manager()
 

@@ -6,15 +6,19 @@ Each view fetches through ``visible_to`` (anything else is 404), calls one servi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 
+from alliance.clinic import rights
 from alliance.clinic.accounts.models import Role
 from alliance.clinic.alerts.models import Alert
 from alliance.clinic.audit.service import record
@@ -32,7 +36,16 @@ from alliance.clinic.practice.summaries import intervals_overlap, monthly_trends
 from alliance.clinic.registry import instruments
 from alliance.monitoring.attention import ALLIANCE_CLIENT, alliance_cutoff
 
-__all__ = ["alert_update", "caseload", "client_detail", "my_trends", "team", "team_therapist"]
+__all__ = [
+    "alert_update",
+    "caseload",
+    "client_detail",
+    "client_erase",
+    "client_export",
+    "my_trends",
+    "team",
+    "team_therapist",
+]
 
 
 def _is_therapist(user: Any) -> bool:
@@ -65,7 +78,64 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects.visible_to(request.user).select_related("therapist"), pk=pk)
     page = client_page(request.user, client, registry=instruments())
     record(request, "read", client)
-    return render(request, "practice/client_detail.html", {"page": page, "client": client})
+    context = {
+        "page": page,
+        "client": client,
+        "can_export": rights.can_export(request.user, client),
+        "can_erase": rights.can_erase(request.user, client) and client.erased_at is None,
+    }
+    return render(request, "practice/client_detail.html", context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def client_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The client's own data as a FHIR R4B Bundle file (treating therapist and practice admin; audited)."""
+    client = get_object_or_404(Client.objects.visible_to(request.user).select_related("therapist"), pk=pk)
+    if not rights.can_export(request.user, client):
+        return _rights_forbidden(request, client, "export")
+    bundle = rights.export_bundle(client)
+    record(request, "export", client)
+    response = HttpResponse(json.dumps(bundle, cls=DjangoJSONEncoder, indent=1), content_type="application/fhir+json")
+    response["Content-Disposition"] = f'attachment; filename="{_file_safe(client.code)}-fhir.json"'
+    return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def client_erase(request: HttpRequest, pk: int) -> HttpResponse:
+    """Erase what identifies a client (practice admin only), after typing the client code to confirm."""
+    client = get_object_or_404(Client.objects.visible_to(request.user).select_related("therapist"), pk=pk)
+    if not rights.can_erase(request.user, client):
+        return _rights_forbidden(request, client, "erase")
+    if client.erased_at is not None:
+        return render(request, "practice/client_erase.html", {"client": client, "done": True})
+    problem = None
+    if request.method == "POST":
+        if request.POST.get("confirm", "").strip() != client.code:
+            problem = f"Type the client code {client.code} exactly to confirm; nothing was erased."
+        else:
+            old_code = client.code
+            erasure = rights.erase_client(client, by=request.user, request=request)
+            messages.success(
+                request,
+                f"Identifying data of {old_code} erased. The de-identified record is kept as {erasure.new_code}.",
+            )
+            return redirect("client-detail", pk=client.pk)
+    record(request, "read", client)
+    context = {"client": client, "problem": problem, "done": False}
+    return render(request, "practice/client_erase.html", context, status=422 if problem else 200)
+
+
+def _rights_forbidden(request: HttpRequest, client: Client, what: str) -> HttpResponse:
+    """Inside visible_to but not this user's to do: the client exists for them, so 403 with a reason."""
+    return render(request, "practice/rights_forbidden.html", {"client": client, "what": what}, status=403)
+
+
+def _file_safe(code: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in code) or "client"
 
 
 @never_cache
