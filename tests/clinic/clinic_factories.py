@@ -26,3 +26,25 @@ ALLIANCE_ITEMS = ("bond", "understood", "respect", "goals", "tasks", "culture", 
 def alliance(value: int, **overrides: int) -> dict[str, int]:
     """Relationship check-in answers: every item at ``value`` unless overridden."""
     return {item: overrides.get(item, value) for item in ALLIANCE_ITEMS}
+
+
+# A fixed authenticator key for tests (base32 of "12345678901234567890", the RFC 6238 SHA-1 seed).
+TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def give_authenticator(user: Any, secret: str = TOTP_SECRET) -> Any:
+    """Give ``user`` a confirmed authenticator with ``secret``; return the device."""
+    from django.utils import timezone
+
+    from alliance.clinic.accounts.models import TotpDevice
+
+    return TotpDevice.objects.create(user=user, secret=secret, confirmed_at=timezone.now())
+
+
+def code_now(secret: str = TOTP_SECRET, *, at: float | None = None) -> str:
+    """The code an authenticator app with ``secret`` shows at ``at`` (now by default)."""
+    import time
+
+    from alliance.clinic.accounts.totp import decode_secret, totp
+
+    return totp(decode_secret(secret), time.time() if at is None else at)

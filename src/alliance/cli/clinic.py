@@ -1,5 +1,5 @@
-"""``alliance migrate | demo | serve | token create | monitor refit``: run the clinic app (Django is imported only
-inside them).
+"""``alliance migrate | demo | demo-code | serve | token create | monitor refit``: run the clinic app (Django is
+imported only inside them).
 
 Every command reads the database from ``DATABASE_URL`` (default: SQLite in ``$ALLIANCE_DATA_DIR``, ./var).
 A bad setting or an unreachable database is one line on stderr and exit code 2.
@@ -22,6 +22,7 @@ from alliance.errors import AllianceError
 __all__ = [
     "clinic_errors",
     "demo",
+    "demo_code",
     "migrate",
     "monitor_refit",
     "serve",
@@ -53,7 +54,7 @@ def demo(
     with clinic_errors():
         _setup_django()
         _migrate()
-        from alliance.clinic.demo import DEMO_PRACTICE, seed_demo
+        from alliance.clinic.demo import DEMO_PRACTICE, demo_totp_secret, seed_demo
 
         result = seed_demo(seed=seed, clients_per_therapist=clients)
     state = "created" if result.created else "already there, nothing added"
@@ -65,6 +66,32 @@ def demo(
     width = max(len(login.username) for login in result.logins)
     for login in result.logins:
         print(f"  {login.username:<{width}}  {login.role:<10}  {login.password}")
+    print("then the code of an authenticator app set up with the user's key (demo keys), or `alliance demo-code USER`:")
+    for login in result.logins:
+        print(f"  {login.username:<{width}}  key {demo_totp_secret(login.username)}")
+
+
+@app.command("demo-code")
+def demo_code(username: str = typer.Argument(..., help="A demo user (ana, ben, cleo, dara).")) -> None:
+    """Print the current sign-in code of a demo user (demo practice only; real users have their own app)."""
+    with clinic_errors():
+        _setup_django()
+        import time
+
+        from alliance.clinic.accounts.mfa import secret_of
+        from alliance.clinic.accounts.models import TotpDevice
+        from alliance.clinic.accounts.totp import decode_secret, totp
+        from alliance.clinic.demo import DEMO_PRACTICE, demo_totp_secret
+
+        secret = demo_totp_secret(username)
+        device = TotpDevice.objects.filter(
+            user__username=username, user__practice__name=DEMO_PRACTICE, confirmed_at__isnull=False
+        ).first()
+        if device is None or secret_of(device) != secret:
+            raise AllianceError(f"{username!r} is not a demo user with the demo authenticator key")
+        now = time.time()
+        left = 30 - int(now) % 30
+    print(f"{totp(decode_secret(secret), now)}  (valid for {left} more seconds, and the 30 seconds either side)")
 
 
 @app.command("serve")

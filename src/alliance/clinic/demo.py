@@ -11,11 +11,16 @@ older alerts are settled as a therapist would have at the time, and the practice
 from the history at the end.
 
 The passwords are fixed and printed (``demo-<username>-2026!``): acceptable only because this practice is a demo.
+So are the demo users' authenticator keys (``demo_totp_secret``): ``alliance demo`` prints them and
+``alliance demo-code USERNAME`` prints a demo user's current code, so that ``make run`` users can sign in with the
+second factor that every member of staff needs.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +33,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from alliance.analytics.caseload import generate_caseload
-from alliance.clinic.accounts.models import Role, User
+from alliance.clinic.accounts.models import Role, TotpDevice, User
 from alliance.clinic.alerts.etr import refit
 from alliance.clinic.alerts.models import Alert, Event
 from alliance.clinic.alerts.service import CONDITION_KINDS
@@ -47,6 +52,7 @@ __all__ = [
     "DemoPractice",
     "Login",
     "demo_logins",
+    "demo_totp_secret",
     "seed_demo",
 ]
 
@@ -115,6 +121,12 @@ class _Plan:
     ending: str = Episode.Ending.ONGOING
     days_since_last: int = 3
     hour: int = 10
+
+
+def demo_totp_secret(username: str) -> str:
+    """The fixed authenticator key (base32) of a demo user: public, like the demo passwords."""
+    digest = hashlib.sha256(f"alliance-demo-totp:{username}".encode()).digest()[:20]
+    return base64.b32encode(digest).decode("ascii").rstrip("=")
 
 
 def demo_logins() -> tuple[Login, ...]:
@@ -296,6 +308,9 @@ def _cast(practice: Practice) -> dict[str, User]:
             role=login.role,
             practice=practice,
             is_staff=login.role == Role.ADMIN,
+        )
+        TotpDevice.objects.create(
+            user=users[login.username], secret=demo_totp_secret(login.username), confirmed_at=timezone.now()
         )
     team = Team.objects.create(practice=practice, name=DEMO_TEAM, supervisor=users["cleo"])
     User.objects.filter(username__in=THERAPISTS).update(team=team)
