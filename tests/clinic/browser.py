@@ -37,8 +37,35 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        opened = launched.new_context
+
+        def new_context(*args: Any, **kwargs: Any) -> Any:
+            """Every context reports what the Content-Security-Policy blocked (see ``no_csp_violations``)."""
+            context = opened(*args, **kwargs)
+            context.on("console", _watch_console)
+            return context
+
+        launched.new_context = new_context
         yield launched
         launched.close()
+
+
+# Console errors of the current test that come from the Content-Security-Policy (an inline style or script).
+CSP_VIOLATIONS: list[str] = []
+
+
+def _watch_console(message: Any) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        CSP_VIOLATIONS.append(f"{message.location.get('url', '')}: {message.text}")
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A browser test fails if any page it opened broke the Content-Security-Policy."""
+    CSP_VIOLATIONS.clear()
+    yield
+    if "browser" in request.fixturenames:
+        assert not CSP_VIOLATIONS, f"blocked by the Content-Security-Policy: {CSP_VIOLATIONS}"
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -47,6 +74,26 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in_with_code(page: Any, base_url: str, user: Any, password: str) -> None:
+    """Sign ``user`` in through the log-in page: password, then the current code of their authenticator.
+
+    ``user`` gets the tests' authenticator (clinic_factories.TOTP_SECRET) if they have none yet. The page should be
+    on the log-in page already (e.g. after being sent there from a staff page).
+    """
+    from clinic_factories import TOTP_SECRET, code_now, give_authenticator
+
+    from alliance.clinic.accounts.models import TotpDevice
+
+    if not TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
+        give_authenticator(user)
+    page.get_by_label("Username").fill(user.get_username())
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/login/code/")
+    page.get_by_label("Authentication code").fill(code_now(TOTP_SECRET))
+    page.get_by_role("button", name="Verify").click()
 
 
 def log_in(context: Any, base_url: str, user: Any) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from browser import browser  # noqa: F401  (the session's chromium, a fixture)
+from browser import browser, no_csp_violations  # noqa: F401  (the session's chromium; CSP check, fixtures)
 from clinic_factories import PASSWORD
 from django.utils import timezone
 

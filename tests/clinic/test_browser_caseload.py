@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser import screenshot
+from browser import screenshot, sign_in_with_code
 from clinic_factories import PASSWORD, MakeClient, alliance, gad7, phq9
 
 from alliance.clinic.accounts.models import User
@@ -32,9 +32,7 @@ def test_ana_logs_in_and_finds_the_flagged_client_first(
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{live_server.url}/caseload/")
     assert "/login/" in page.url  # not logged in: sent to the login page
-    page.get_by_label("Username").fill("ana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    sign_in_with_code(page, live_server.url, ana, PASSWORD)  # password, then the authenticator's code
     page.wait_for_url("**/caseload/")
     rows = page.locator("table.caseload tbody tr")
     assert rows.first.get_attribute("data-client") == "C-RISK"

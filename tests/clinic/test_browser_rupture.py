@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from browser import PHONE, screenshot
+from browser import PHONE, screenshot, sign_in_with_code
 from clinic_factories import PASSWORD, MakeClient, alliance, gad7, phq9
 from django.utils import timezone
 
@@ -77,9 +77,7 @@ def test_a_sharp_drop_puts_the_rupture_first_and_the_follow_up_is_sent_and_answe
     desk = browser.new_context(viewport={"width": 1280, "height": 900})
     staff = desk.new_page()
     staff.goto(f"{live_server.url}/caseload/")
-    staff.get_by_label("Username").fill("ana")
-    staff.get_by_label("Password").fill(PASSWORD)
-    staff.get_by_role("button", name="Log in").click()
+    sign_in_with_code(staff, live_server.url, ana, PASSWORD)
     staff.wait_for_url("**/caseload/")
     rows = staff.locator("table.caseload tbody tr")
     assert rows.first.get_attribute("data-client") == "C-MARTA"

@@ -168,7 +168,9 @@ def test_without_mfa_required_a_password_alone_signs_in_staff_without_a_device(
 def test_the_half_signed_in_step_expires(client: WebClient, ana: User, ana_device: TotpDevice, settings: Any) -> None:
     password_step(client)
     session = client.session
-    session[mfa.PENDING_KEY] = session[mfa.PENDING_KEY] | {"since": time.time() - settings.ALLIANCE_MFA_PENDING_SECONDS - 1}
+    session[mfa.PENDING_KEY] = session[mfa.PENDING_KEY] | {
+        "since": time.time() - settings.ALLIANCE_MFA_PENDING_SECONDS - 1
+    }
     session.save()
 
     response = client.post(reverse("login-code"), {"code": code_now()})

@@ -1,7 +1,7 @@
 """Security headers on every response: a Content-Security-Policy without inline script or style, and friends.
 
 Django's ``SecurityMiddleware`` already sends ``X-Content-Type-Options: nosniff``, ``Referrer-Policy`` (here
-``no-referrer``), ``Cross-Origin-Opener-Policy`` and HSTS over HTTPS; ``XFrameOptionsMiddleware`` sends
+``same-origin``: ``no-referrer`` makes browsers post forms with ``Origin: null``, which fails the CSRF check), ``Cross-Origin-Opener-Policy`` and HSTS over HTTPS; ``XFrameOptionsMiddleware`` sends
 ``X-Frame-Options: DENY``. This middleware adds what Django 5.2 lacks: CSP (with ``frame-ancestors 'none'``),
 ``Permissions-Policy`` and ``Cross-Origin-Resource-Policy``.
 
@@ -42,7 +42,8 @@ PERMISSIONS_POLICY = (
 
 
 class SecurityHeadersMiddleware:
-    """Add CSP, Permissions-Policy and Cross-Origin-Resource-Policy to every response that lacks them."""
+    """Add CSP, Permissions-Policy and Cross-Origin-Resource-Policy (and, where Django's middleware did not run,
+    its headers) to every response that lacks them."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -53,5 +54,9 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        # Static files (WhiteNoise answers before Django's own header middleware) get these here.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response

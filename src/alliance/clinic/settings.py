@@ -173,8 +173,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# No Referer at all: check-in addresses carry their secret, and no page should tell another site where it was.
-SECURE_REFERRER_POLICY = "no-referrer"
+# The Referer never leaves the site (check-in addresses carry their secret). Not "no-referrer": with it, browsers
+# send "Origin: null" on form posts, which Django's CSRF check rightly refuses (docs/security-accounts.md).
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # HSTS goes out on every HTTPS response (SecurityMiddleware sends it only over HTTPS).
 SECURE_HSTS_SECONDS = _int("ALLIANCE_HSTS_SECONDS", 31536000)
