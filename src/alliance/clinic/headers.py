@@ -1,9 +1,11 @@
 """Security headers on every response: a Content-Security-Policy without inline script or style, and friends.
 
-Django's ``SecurityMiddleware`` already sends ``X-Content-Type-Options: nosniff``, ``Referrer-Policy`` (here
-``same-origin``: ``no-referrer`` makes browsers post forms with ``Origin: null``, which fails the CSRF check), ``Cross-Origin-Opener-Policy`` and HSTS over HTTPS; ``XFrameOptionsMiddleware`` sends
-``X-Frame-Options: DENY``. This middleware adds what Django 5.2 lacks: CSP (with ``frame-ancestors 'none'``),
-``Permissions-Policy`` and ``Cross-Origin-Resource-Policy``.
+Django's ``SecurityMiddleware`` already sends ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``,
+``Cross-Origin-Opener-Policy`` and HSTS over HTTPS; ``XFrameOptionsMiddleware`` sends ``X-Frame-Options: DENY``.
+This middleware adds what Django 5.2 lacks: CSP (with ``frame-ancestors 'none'``), ``Permissions-Policy`` and
+``Cross-Origin-Resource-Policy``, and Django's own headers on responses its middleware never saw (static files).
+``Referrer-Policy`` is ``same-origin``, not ``no-referrer``: with the latter, browsers post forms with
+``Origin: null``, which Django's CSRF check rightly refuses.
 
 Every page of the app is server-rendered with its styles in ``static/alliance/*.css`` and no script at all, so
 the policy allows neither inline script nor inline style. The Django admin (practice admins only) is the one
