@@ -6,7 +6,8 @@ birth) and, for every check-in, its ``QuestionnaireResponse`` and the ``Observat
 to that Patient entry. Made by ``alliance.interop.fhir`` through ``api.clients.fhir_bundle``.
 
 **Erasure** (GDPR art. 17, within what the law lets a health service erase): the identity record (name, e-mail,
-phone, date of birth) is deleted; free text written about the client (what was done about an alert) is blanked;
+phone, date of birth) is deleted; free text written about the client (what was done about an alert) is blanked,
+and so are the Django admin's change-history entries that name the client;
 the client code is replaced by a new random one, so paper or other records that carry the old code no longer
 lead to the scores; unused check-in links stop working; supervision consent is withdrawn; open alerts are
 closed. What is kept, de-identified, for the retention period (docs/security-accounts.md): the scored answers,
@@ -23,6 +24,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -95,6 +98,7 @@ def erase_client(client: Client, *, by: Any, request: HttpRequest | None = None)
         locked = Client.objects.select_for_update().get(pk=client.pk)
         if locked.erased_at is not None:
             raise ValueError("this client was already erased")
+        identity_ids = list(ClientIdentity.objects.filter(client=locked).values_list("pk", flat=True))
         deleted, _ = ClientIdentity.objects.filter(client=locked).delete()
         notes = Alert.objects.filter(client=locked).exclude(action_taken="").update(action_taken="")
         links = CheckinLink.objects.filter(client=locked, used_at__isnull=True, superseded_at__isnull=True).update(
@@ -105,6 +109,11 @@ def erase_client(client: Client, *, by: Any, request: HttpRequest | None = None)
             .exclude(state=Alert.State.RESOLVED)
             .update(state=Alert.State.RESOLVED, updated_by=by, updated_at=now)
         )
+        # The admin's change history names objects by their text (e.g. "identity of C-1A2B3C"): scrub it too.
+        for model, object_ids in ((Client, [locked.pk]), (ClientIdentity, identity_ids)):
+            LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(model), object_id__in=[str(pk) for pk in object_ids]
+            ).update(object_repr="(erased)", change_message="")
         new_code = _erased_code()
         locked.code = new_code
         locked.consent_supervision = False

@@ -71,9 +71,11 @@ def _database() -> dict[str, Any]:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers run beside the writer; synchronous=FULL makes an acknowledged write durable;
-        # IMMEDIATE takes the write lock at BEGIN so concurrent writers queue instead of failing mid-way.
+        # IMMEDIATE takes the write lock at BEGIN so concurrent writers queue instead of failing mid-way;
+        # secure_delete overwrites deleted rows, so erased client data does not linger in free pages of the file.
         config["OPTIONS"] = {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+            "PRAGMA secure_delete=ON;",
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }

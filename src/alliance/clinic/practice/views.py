@@ -117,11 +117,10 @@ def client_erase(request: HttpRequest, pk: int) -> HttpResponse:
         if request.POST.get("confirm", "").strip() != client.code:
             problem = f"Type the client code {client.code} exactly to confirm; nothing was erased."
         else:
-            old_code = client.code
             erasure = rights.erase_client(client, by=request.user, request=request)
+            # The old code is not repeated: messages may be kept in the session table.
             messages.success(
-                request,
-                f"Identifying data of {old_code} erased. The de-identified record is kept as {erasure.new_code}.",
+                request, f"Identifying data erased. The de-identified record is kept as {erasure.new_code}."
             )
             return redirect("client-detail", pk=client.pk)
     record(request, "read", client)
