@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(0, min=0, max=64, help="Worker processes (0: two to four, by CPU count)."),
+    analysis_worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Also run one transcript-analysis worker (`alliance transcripts work`)."
+    ),
 ) -> None:
     """Serve the clinic app with gunicorn (production server; static files by WhiteNoise)."""
     with clinic_errors():
@@ -89,7 +93,25 @@ def serve(
         server = ClinicServer(host=host, port=port, workers=workers or None)
     shown = f"[{host}]" if ":" in host else host
     print(f"alliance: serving http://{shown}:{port}/ with {server.cfg.workers} workers (Ctrl-C stops)", flush=True)
-    server.run()
+    analyser = None
+    if analysis_worker:
+        # A process of its own beside gunicorn: it loads the labeller once and polls the analysis queue.
+        analyser = subprocess.Popen(
+            [sys.executable, "-c", "from alliance.cli import main; main()", "transcripts", "work"]
+        )
+        print(
+            f"alliance: transcript-analysis worker started (pid {analyser.pid}; --no-worker to leave it out)",
+            flush=True,
+        )
+    try:
+        server.run()
+    finally:
+        if analyser is not None and analyser.poll() is None:
+            analyser.terminate()
+            try:
+                analyser.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                analyser.kill()
 
 
 @token.command("create")
