@@ -43,7 +43,9 @@ class ScriptedLabeller:
         self.low = low
         self.calls = 0
 
-    def predict(self, transcript: Transcript, progress: Callable[[int, int], None] | None = None) -> tuple[Prediction, ...]:
+    def predict(
+        self, transcript: Transcript, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[Prediction, ...]:
         self.calls += 1
         found = []
         for done, u in enumerate(transcript.utterances, start=1):
@@ -55,7 +57,13 @@ class ScriptedLabeller:
                     label, sub = "reflection", "simple"
             else:
                 sub = None
-                label = "sustain" if ("can't" in text or "no point" in text) else "change" if "want to" in text else "neutral"
+                label = (
+                    "sustain"
+                    if ("can't" in text or "no point" in text)
+                    else "change"
+                    if "want to" in text
+                    else "neutral"
+                )
             found.append(Prediction(u.index, u.speaker, label, sub, 0.4 if u.index in self.low else 0.9))
             if progress is not None:
                 progress(done, len(transcript))
@@ -67,5 +75,7 @@ class BrokenLabeller:
 
     name = "broken"
 
-    def predict(self, transcript: Transcript, progress: Callable[[int, int], None] | None = None) -> tuple[Prediction, ...]:
+    def predict(
+        self, transcript: Transcript, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[Prediction, ...]:
         raise RuntimeError(f"tokenizer choked on {transcript.utterances[0].text!r}")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from clinic_factories import MakeClient, alliance, gad7, phq9
-from listening_support import TINY, ScriptedLabeller
 from django.test import Client as Browser
 from django.urls import URLPattern, URLResolver, get_resolver
+from listening_support import TINY, ScriptedLabeller
 
 from alliance.clinic.accounts.models import ApiToken, User
 from alliance.clinic.alerts.models import Alert

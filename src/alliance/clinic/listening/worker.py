@@ -193,20 +193,22 @@ def work(
     *,
     once: bool = False,
     poll: float = 2.0,
-    labeller: Callable[[], Labeller] = load_default_labeller,
+    labeller: Callable[[], Labeller] | None = None,
     report: Callable[[Outcome], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> int:
     """Run jobs until stopped (``once``: until the queue is empty); return how many jobs were run.
 
-    ``labeller`` loads the labeller; it is called at the first job and the result kept for the life of the process.
+    ``labeller`` loads the labeller (default: :func:`load_default_labeller`); it is called at the first job and the
+    result kept for the life of the process.
     """
+    load = labeller or load_default_labeller
     worker = worker_name()
     loaded: list[Labeller] = []
 
     def get_labeller() -> Labeller:
         if not loaded:
-            loaded.append(labeller())
+            loaded.append(load())
         return loaded[0]
 
     done = 0
