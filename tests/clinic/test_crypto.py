@@ -64,7 +64,7 @@ def test_rotation_re_encrypts_everything_and_the_old_key_can_then_go(settings: A
 
 def test_rotation_without_the_old_key_stops_with_a_clear_error(settings: Any, stored: SessionTranscript) -> None:
     settings.ALLIANCE_ENCRYPTION_KEYS = [NEW]
-    with pytest.raises(DecryptionError, match="SessionTranscript.text: no configured key"):
+    with pytest.raises(DecryptionError, match=r"SessionTranscript\.text: no configured key"):
         rotate()
 
 
