@@ -57,11 +57,20 @@ def demo(
         from alliance.clinic.demo import DEMO_PRACTICE, seed_demo
 
         result = seed_demo(seed=seed, clients_per_therapist=clients)
+        from alliance.clinic.listening.demo import attach_demo_transcript
+
+        transcript = attach_demo_transcript(result.practice)
     state = "created" if result.created else "already there, nothing added"
     print(
         f"demo practice {DEMO_PRACTICE!r} ({state}): {result.clients} clients, {result.checkins} check-ins, "
         f"{result.open_alerts} open alerts"
     )
+    if transcript.transcript is not None:
+        stored = transcript.transcript
+        print(
+            f"demo transcript: session {stored.appointment.session_number} of client {stored.client.code} (ana), "
+            f"analysis {transcript.state}" + (f" ({transcript.note})" if transcript.note else "")
+        )
     print("log in at /login/ with (demo passwords, for this demo practice only):")
     width = max(len(login.username) for login in result.logins)
     for login in result.logins:

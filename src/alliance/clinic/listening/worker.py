@@ -114,14 +114,13 @@ def requeue_stale(*, now: dt.datetime | None = None, stale_seconds: int | None =
     return requeued, failed
 
 
-def claim(worker: str, *, now: dt.datetime | None = None) -> Analysis | None:
-    """Take the oldest queued job for ``worker`` (conditional UPDATE; safe with several workers) or return None."""
+def claim(worker: str, *, now: dt.datetime | None = None, only: int | None = None) -> Analysis | None:
+    """Take the oldest queued job (or job ``only``) for ``worker`` (conditional UPDATE; safe with several workers)."""
     now = now or timezone.now()
-    candidates = list(
-        Analysis.objects.filter(state=Analysis.State.QUEUED)
-        .order_by("queued_at", "pk")
-        .values_list("pk", flat=True)[:8]
-    )
+    queued = Analysis.objects.filter(state=Analysis.State.QUEUED).order_by("queued_at", "pk")
+    if only is not None:
+        queued = queued.filter(pk=only)
+    candidates = list(queued.values_list("pk", flat=True)[:8])
     for pk in candidates:
         taken = Analysis.objects.filter(pk=pk, state=Analysis.State.QUEUED).update(
             state=Analysis.State.RUNNING,
