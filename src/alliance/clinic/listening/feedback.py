@@ -224,7 +224,13 @@ def _empathy(report: Mapping[str, Any]) -> list[MetricRow]:
         ("explorations", "Explorations (asking about what was not said)"),
     ):
         cue = empathy.get(key) or {}
-        rows.append(_plain(name, f"{cue.get('utterances', 0)} utterances", _percent(cue.get("share"))))
+        rows.append(
+            _plain(
+                name,
+                f"{cue.get('utterances', 0)} utterance{'' if cue.get('utterances', 0) == 1 else 's'}",
+                _percent(cue.get("share")),
+            )
+        )
     disclosure = report.get("self_disclosure") or {}
     rows.append(
         _plain("Self-disclosure", f"{disclosure.get('utterances', 0)} utterances", _percent(disclosure.get("share")))
