@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -212,7 +212,8 @@ def work(
 
     done = 0
     while not should_stop():
-        close_old_connections()
+        if not connection.in_atomic_block:  # a long-running worker drops broken or expired connections
+            close_old_connections()
         requeue_stale()
         job = claim(worker)
         if job is None:
