@@ -135,3 +135,17 @@ def make_client(db: Any) -> MakeClient:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def labeller_loader() -> Callable[[], Any]:
+    """Load the real utterance labeller once per test session when it is installed, else the scripted test double."""
+    from listening_support import ScriptedLabeller
+
+    from alliance.clinic.listening.worker import LabellerUnavailableError, load_default_labeller
+
+    try:
+        loaded = load_default_labeller()
+    except LabellerUnavailableError:
+        loaded = ScriptedLabeller()
+    return lambda: loaded

@@ -16,11 +16,15 @@ import pytest
 from clinic_factories import MakeClient, alliance, gad7, phq9
 from django.test import Client as Browser
 from django.urls import URLPattern, URLResolver, get_resolver
+from listening_support import TINY, ScriptedLabeller
 
 from alliance.clinic.accounts.models import ApiToken, User
 from alliance.clinic.alerts.models import Alert
 from alliance.clinic.checkins.links import issue_link
 from alliance.clinic.checkins.models import CheckIn, CheckinLink
+from alliance.clinic.listening.models import SessionTranscript, SupervisionConsent
+from alliance.clinic.listening.service import attach
+from alliance.clinic.listening.worker import claim, run_job
 from alliance.clinic.practice.models import Appointment, Client
 
 ROLES = ("anonymous", "ana", "ben", "cleo", "dara", "eve")
@@ -33,6 +37,8 @@ class World:
     appointment: Appointment  # ana's client's latest
     alert: Alert  # open risk alert on ana's client
     token: str  # a check-in link of ana's appointment
+    transcript: SessionTranscript  # on that appointment, analysed (no consent to supervision recorded)
+    first_appointment: Appointment  # ana's client's first, without a transcript
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ PAGE_OWNED = {"anonymous": 302, "ana": 200, "ben": 404, "cleo": 200, "dara": 200
 API_OWNED = {"anonymous": 401, "ana": 200, "ben": 404, "cleo": 200, "dara": 200, "eve": 404}
 EVERYONE = dict.fromkeys(ROLES, 200)
 NO_API_ROUTE = {"anonymous": 401} | dict.fromkeys(ROLES[1:], 404)  # authentication comes first
+TREATING_ONLY = {"anonymous": 302, "ana": 200, "ben": 404, "cleo": 404, "dara": 404, "eve": 404}
 
 MATRIX: dict[str, Route] = {
     "livez": Route(lambda w: "/livez", EVERYONE),
@@ -100,6 +107,23 @@ MATRIX: dict[str, Route] = {
     ),
     "kiosk-locked": Route(lambda w: "/kiosk/locked/", dict.fromkeys(ROLES, 302)),
     "kiosk-unlock": Route(lambda w: "/kiosk/unlock/", dict.fromkeys(ROLES, 302), method="POST"),
+    # Transcripts: the treating therapist only; the supervisor only with recorded consent (none here: see
+    # test_listening_access.py), never a colleague or the practice admin.
+    "transcript-upload": Route(lambda w: f"/appointments/{w.first_appointment.pk}/transcript/", TREATING_ONLY),
+    "transcript-status": Route(lambda w: f"/transcripts/{w.transcript.pk}/", TREATING_ONLY),
+    "transcript-feedback": Route(lambda w: f"/transcripts/{w.transcript.pk}/feedback/", TREATING_ONLY),
+    "transcript-delete": Route(
+        lambda w: f"/transcripts/{w.transcript.pk}/delete/", TREATING_ONLY | {"ana": 302}, method="POST"
+    ),
+    "transcript-retry": Route(
+        lambda w: f"/transcripts/{w.transcript.pk}/retry/", TREATING_ONLY | {"ana": 302}, method="POST"
+    ),
+    "supervision-consent": Route(
+        lambda w: f"/clients/{w.client.pk}/supervision-consent/",
+        {"anonymous": 302, "ana": 302, "ben": 404, "cleo": 403, "dara": 403, "eve": 404},
+        method="POST",
+        data={"given": "yes"},
+    ),
     # The client's own link: public by design (the token is the key), the same for everyone.
     "checkin": Route(lambda w: f"/checkin/{w.token}/", EVERYONE),
     "api-v1:openapi-json": Route(lambda w: "/api/v1/openapi.json", EVERYONE, api=True),
@@ -157,16 +181,32 @@ def world(cast: dict[str, User], make_client: MakeClient) -> World:
     assert appointment is not None
     alert = Alert.objects.get(client=client, kind=Alert.Kind.RISK)
     token = issue_link(appointment, by=cast["ana"]).token
-    return World(cast=cast, client=client, appointment=appointment, alert=alert, token=token)
+    transcript = attach(appointment, TINY, by=cast["ana"], file_name="tiny.txt")
+    job = claim("matrix")
+    assert job is not None and run_job(job, ScriptedLabeller, worker="matrix").state == "done"
+    first = client.appointments.order_by("starts_at").first()
+    assert first is not None and first.pk != appointment.pk
+    return World(
+        cast=cast,
+        client=client,
+        appointment=appointment,
+        alert=alert,
+        token=token,
+        transcript=transcript,
+        first_appointment=first,
+    )
 
 
-def snapshot() -> tuple[int, int, list[str], int]:
+def snapshot() -> tuple[Any, ...]:
     """What a refused write must leave untouched."""
     return (
         CheckIn.objects.count(),
         CheckinLink.objects.count(),
         list(Alert.objects.order_by("pk").values_list("state", flat=True)),
         CheckinLink.objects.filter(superseded_at__isnull=False).count(),
+        SessionTranscript.objects.count(),
+        SupervisionConsent.objects.count(),
+        list(Client.objects.order_by("pk").values_list("consent_supervision", flat=True)),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,11 +58,20 @@ def demo(
         from alliance.clinic.demo import DEMO_PRACTICE, demo_totp_secret, seed_demo
 
         result = seed_demo(seed=seed, clients_per_therapist=clients)
+        from alliance.clinic.listening.demo import attach_demo_transcript
+
+        transcript = attach_demo_transcript(result.practice)
     state = "created" if result.created else "already there, nothing added"
     print(
         f"demo practice {DEMO_PRACTICE!r} ({state}): {result.clients} clients, {result.checkins} check-ins, "
         f"{result.open_alerts} open alerts"
     )
+    if transcript.transcript is not None:
+        stored = transcript.transcript
+        print(
+            f"demo transcript: session {stored.appointment.session_number} of client {stored.client.code} (ana), "
+            f"analysis {transcript.state}" + (f" ({transcript.note})" if transcript.note else "")
+        )
     print("log in at /login/ with (demo passwords, for this demo practice only):")
     width = max(len(login.username) for login in result.logins)
     for login in result.logins:
@@ -99,6 +109,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(0, min=0, max=64, help="Worker processes (0: two to four, by CPU count)."),
+    analysis_worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Also run one transcript-analysis worker (`alliance transcripts work`)."
+    ),
 ) -> None:
     """Serve the clinic app with gunicorn (production server; static files by WhiteNoise)."""
     with clinic_errors():
@@ -116,7 +129,25 @@ def serve(
         server = ClinicServer(host=host, port=port, workers=workers or None)
     shown = f"[{host}]" if ":" in host else host
     print(f"alliance: serving http://{shown}:{port}/ with {server.cfg.workers} workers (Ctrl-C stops)", flush=True)
-    server.run()
+    analyser = None
+    if analysis_worker:
+        # A process of its own beside gunicorn: it loads the labeller once and polls the analysis queue.
+        analyser = subprocess.Popen(
+            [sys.executable, "-c", "from alliance.cli import main; main()", "transcripts", "work"]
+        )
+        print(
+            f"alliance: transcript-analysis worker started (pid {analyser.pid}; --no-worker to leave it out)",
+            flush=True,
+        )
+    try:
+        server.run()
+    finally:
+        if analyser is not None and analyser.poll() is None:
+            analyser.terminate()
+            try:
+                analyser.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                analyser.kill()
 
 
 @token.command("create")

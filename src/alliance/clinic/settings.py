@@ -2,11 +2,15 @@
 
 Only ``DATABASE_URL`` is ever needed (default: SQLite in the data directory). The secret key comes from
 ``ALLIANCE_SECRET_KEY`` or the file named by ``ALLIANCE_SECRET_KEY_FILE``; with neither, a random key is made once
-and kept in ``<data dir>/secret_key`` (mode 0600). There is no default secret.
+and kept in ``<data dir>/secret_key`` (mode 0600). There is no default secret. The encryption keys of data at rest
+(docs/encryption.md) follow the same pattern: ``ALLIANCE_ENCRYPTION_KEYS`` (comma-separated Fernet keys, the first
+encrypts, all decrypt), else ``ALLIANCE_ENCRYPTION_KEYS_FILE``, else ``<data dir>/encryption_keys`` made once (0600).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from pathlib import Path
@@ -62,6 +66,49 @@ def _secret_key() -> str:
     return key
 
 
+def _fernet_key_problem(key: str) -> str | None:
+    """Say why ``key`` is not a Fernet key (32 bytes, url-safe base64), or return ``None``."""
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return "is not url-safe base64"
+    if len(raw) != 32:
+        return f"decodes to {len(raw)} bytes, not 32"
+    return None
+
+
+def _encryption_keys() -> list[str]:
+    """The keys of data at rest: environment, else a named file, else a file generated once (one key per line)."""
+    if ENV.get("ALLIANCE_ENCRYPTION_KEYS"):
+        source, text = "ALLIANCE_ENCRYPTION_KEYS", ENV["ALLIANCE_ENCRYPTION_KEYS"]
+    else:
+        if ENV.get("ALLIANCE_ENCRYPTION_KEYS_FILE"):
+            path = Path(ENV["ALLIANCE_ENCRYPTION_KEYS_FILE"])
+        else:
+            path = DATA_DIR / "encryption_keys"
+            if not path.exists():
+                DATA_DIR.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w") as handle:
+                    handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii") + "\n")
+        source = f"encryption key file {path}"
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{source}: cannot read ({exc.strerror})") from None
+    keys = [key.strip() for key in text.replace("\n", ",").split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured(f"{source}: no encryption key (make one with `alliance keys generate`)")
+    for number, key in enumerate(keys, start=1):
+        problem = _fernet_key_problem(key)
+        if problem:
+            raise ImproperlyConfigured(
+                f"{source}: key {number} {problem}; a Fernet key is 32 random bytes in url-safe base64 "
+                "(make one with `alliance keys generate`)"
+            )
+    return keys
+
+
 def _database() -> dict[str, Any]:
     url = ENV.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'alliance.sqlite3'}"
     try:
@@ -89,6 +136,8 @@ def _database() -> dict[str, Any]:
 
 
 SECRET_KEY = _secret_key()
+# Data at rest (transcripts, and later notes and identity): the first key encrypts, every key decrypts.
+ALLIANCE_ENCRYPTION_KEYS = _encryption_keys()
 DEBUG = _flag("ALLIANCE_DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in ENV.get("ALLIANCE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")]
 # The address clients use to reach the check-in links (shown as URL and QR code).
@@ -108,6 +157,7 @@ INSTALLED_APPS = [
     "alliance.clinic.audit",
     "alliance.clinic.api",
     "alliance.clinic.support",
+    "alliance.clinic.listening",
 ]
 
 MIDDLEWARE = [
@@ -201,6 +251,10 @@ CSRF_TRUSTED_ORIGINS = [PUBLIC_URL] if PUBLIC_URL.startswith(("http://", "https:
 ALLIANCE_CHECKIN_LINK_MINUTES = _int("ALLIANCE_CHECKIN_LINK_MINUTES", 180)
 # The support tool's follow-up questionnaire is answered at home between sessions: its link stays open longer.
 ALLIANCE_FOLLOWUP_LINK_HOURS = _int("ALLIANCE_FOLLOWUP_LINK_HOURS", 72)
+# Session transcripts: largest upload, and how long a running analysis may go without a sign of life before
+# another worker takes it over.
+ALLIANCE_TRANSCRIPT_MAX_BYTES = _int("ALLIANCE_TRANSCRIPT_MAX_BYTES", 2 * 1024 * 1024)
+ALLIANCE_ANALYSIS_STALE_SECONDS = _int("ALLIANCE_ANALYSIS_STALE_SECONDS", 10 * 60)
 # Instruments a site adds (licensed SRS, WAI-SR ...): directories of definition files.
 ALLIANCE_INSTRUMENTS_DIR = ENV.get("ALLIANCE_INSTRUMENTS_DIR", "")
 
