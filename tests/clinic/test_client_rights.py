@@ -15,12 +15,16 @@ from django.db import connection
 from django.test import Client as WebClient
 from django.urls import reverse
 from fhir.resources.R4B.bundle import Bundle
+from listening_support import TINY, TINY_PHRASE
 
 from alliance.clinic.accounts.models import ApiToken, User
 from alliance.clinic.alerts.models import Alert
 from alliance.clinic.audit.models import AuditEvent
 from alliance.clinic.checkins.links import issue_link
 from alliance.clinic.checkins.models import CheckIn, CheckinLink
+from alliance.clinic.crypto import encrypted_fields
+from alliance.clinic.listening.models import SessionTranscript
+from alliance.clinic.listening.service import attach
 from alliance.clinic.practice.models import Client, ClientIdentity
 from alliance.clinic.rights import ERASED_PREFIX, export_bundle
 
@@ -42,7 +46,9 @@ def zelda(ana: User, make_client: Any) -> Client:
     )
     ClientIdentity.objects.create(client=client, name=NAME, email=EMAIL, phone=PHONE, date_of_birth=dt.date(1987, 6, 5))
     Alert.objects.filter(client=client).update(state=Alert.State.ACTED, action_taken=NOTE)
-    issue_link(client.appointments.order_by("-starts_at").first(), by=ana)  # an unused link
+    latest = client.appointments.order_by("-starts_at").first()
+    issue_link(latest, by=ana)  # an unused link
+    attach(latest, TINY, by=ana, file_name="session.txt")  # a transcript
     return client
 
 
@@ -75,8 +81,8 @@ def test_the_treating_therapist_downloads_the_clients_data_as_fhir(ana: User, ze
         e["resource"]["valueQuantity"]["value"] for e in bundle["entry"] if "valueQuantity" in e["resource"]
     )
     assert totals == sorted(CheckIn.objects.filter(client=zelda).values_list("total", flat=True))
-    for secret in (NAME, EMAIL, PHONE, "1987-06-05", NOTE):
-        assert secret not in response.content.decode()  # pseudonymous
+    for secret in (NAME, EMAIL, PHONE, "1987-06-05", NOTE, TINY_PHRASE):
+        assert secret not in response.content.decode()  # pseudonymous, and no transcript
     event = AuditEvent.objects.get(action="export")
     assert event.user == ana and event.client_id == zelda.pk
 
@@ -106,12 +112,16 @@ def test_the_client_page_offers_export_and_erasure_by_role(cast: dict[str, User]
 
 
 def every_row_as_text() -> str:
-    """Every row of every table of the database, as text (what someone with a copy of it could read)."""
+    """Every row of every table, as text, plus every encrypted value decrypted (what someone with a copy of the
+    database and the keys could read)."""
     out: list[str] = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             out.extend(repr(row) for row in cursor.fetchall())
+    for model, fields in encrypted_fields():
+        for row in model._default_manager.values_list(*(field.name for field in fields)):
+            out.append(repr(row))
     return "\n".join(out)
 
 
@@ -128,7 +138,7 @@ def test_the_admin_erases_what_identifies_a_client_and_nothing_identifying_remai
         change_message=f"Changed e-mail to {EMAIL}",
     )
     before = every_row_as_text()
-    for secret in (NAME, EMAIL, PHONE, NOTE, "C-ZELDA1"):
+    for secret in (NAME, EMAIL, PHONE, NOTE, "C-ZELDA1", TINY_PHRASE):
         assert secret in before  # the search can find them while they are there
     scores = sorted(CheckIn.objects.filter(client=zelda).values_list("instrument", "total"))
     audit_before = AuditEvent.objects.count()
@@ -142,8 +152,9 @@ def test_the_admin_erases_what_identifies_a_client_and_nothing_identifying_remai
 
     assert done.status_code == 302 and done["Location"] == reverse("client-detail", args=[zelda.pk])
     after = every_row_as_text()
-    for secret in (NAME, EMAIL, PHONE, NOTE, "C-ZELDA1", "Zelda", "quillfeather"):
+    for secret in (NAME, EMAIL, PHONE, NOTE, "C-ZELDA1", "Zelda", "quillfeather", TINY_PHRASE, "1987-06-05"):
         assert secret.lower() not in after.lower(), secret
+    assert not SessionTranscript.objects.filter(client=zelda).exists()
     zelda.refresh_from_db()
     assert zelda.code.startswith(ERASED_PREFIX) and zelda.erased_at is not None and not zelda.consent_supervision
     assert not ClientIdentity.objects.filter(client=zelda).exists()

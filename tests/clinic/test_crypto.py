@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -9,16 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clinic_factories import TOTP_SECRET, give_authenticator
 from cryptography.fernet import Fernet
 from django.db import connection
 from listening_support import TINY, TINY_PHRASE
 
+from alliance.clinic.accounts.models import TotpDevice
+from alliance.clinic.alerts.models import Alert
 from alliance.clinic.crypto import DecryptionError, decrypt, encrypt, generate_key, rotate
 from alliance.clinic.listening.models import SessionTranscript
 from alliance.clinic.listening.service import attach
-from alliance.clinic.practice.models import ClientIdentity
+from alliance.clinic.practice.models import ClientIdentity, Practice
 
 OLD, NEW = generate_key(), generate_key()
+CLIENT_NAME = "Zelda Rawsearch-Example"
+NOTE = "Phoned Zelda at home about the safety plan"
 
 
 def test_a_value_round_trips_and_each_token_differs(settings: Any) -> None:
@@ -74,7 +80,14 @@ def test_a_known_phrase_is_not_in_the_raw_database(settings: Any, make_client: A
     client = make_client(ana, code="C-RAW", sessions=[{}])
     attach(client.appointments.get(), TINY, by=ana, file_name="tiny.txt")
     # Control: the same phrase in a plain column is found by the same search, so the search itself works.
-    ClientIdentity.objects.create(client=client, name=f"control {TINY_PHRASE}")
+    Practice.objects.filter(pk=client.practice_id).update(name=f"control {TINY_PHRASE}")
+    # A known client's identity, a note about an alert and an authenticator key: all encrypted too.
+    ClientIdentity.objects.create(
+        client=client, name=CLIENT_NAME, email="zelda.rawsearch@example.org", date_of_birth=dt.date(1987, 6, 5)
+    )
+    alert = Alert.objects.create(client=client, kind=Alert.Kind.RISK, message="m", dedup_key="raw:1")
+    Alert.objects.filter(pk=alert.pk).update(action_taken=NOTE)
+    give_authenticator(ana, secret=TOTP_SECRET)
     table = SessionTranscript._meta.db_table
     if connection.vendor == "sqlite":
         copy = tmp_path / "copy.sqlite3"
@@ -86,6 +99,8 @@ def test_a_known_phrase_is_not_in_the_raw_database(settings: Any, make_client: A
             raw += name.read_bytes() + (Path(f"{name}-wal").read_bytes() if Path(f"{name}-wal").exists() else b"")
         assert raw.count(TINY_PHRASE.encode()) == 1  # the control only
         assert b"smoking" not in raw
+        for secret in (CLIENT_NAME, "zelda.rawsearch", "1987-06-05", NOTE, TOTP_SECRET):
+            assert secret.encode() not in raw, secret
     else:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s", [f"%{TINY_PHRASE}%"])
@@ -93,9 +108,17 @@ def test_a_known_phrase_is_not_in_the_raw_database(settings: Any, make_client: A
             cursor.execute(f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s", ["%smoking%"])
             assert cursor.fetchone()[0] == 0
             cursor.execute(
-                f"SELECT count(*) FROM {ClientIdentity._meta.db_table} t WHERE t::text LIKE %s", [f"%{TINY_PHRASE}%"]
+                f"SELECT count(*) FROM {Practice._meta.db_table} t WHERE t::text LIKE %s", [f"%{TINY_PHRASE}%"]
             )
             assert cursor.fetchone()[0] == 1  # control
+            for model, secret in (
+                (ClientIdentity, CLIENT_NAME),
+                (ClientIdentity, "1987-06-05"),
+                (Alert, NOTE),
+                (TotpDevice, TOTP_SECRET),
+            ):
+                cursor.execute(f"SELECT count(*) FROM {model._meta.db_table} t WHERE t::text LIKE %s", [f"%{secret}%"])
+                assert cursor.fetchone()[0] == 0, secret
 
 
 PROBE = "from alliance.clinic import settings as s; print(','.join(s.ALLIANCE_ENCRYPTION_KEYS))"

@@ -6,8 +6,9 @@ birth) and, for every check-in, its ``QuestionnaireResponse`` and the ``Observat
 to that Patient entry. Made by ``alliance.interop.fhir`` through ``api.clients.fhir_bundle``.
 
 **Erasure** (GDPR art. 17, within what the law lets a health service erase): the identity record (name, e-mail,
-phone, date of birth) is deleted; free text written about the client (what was done about an alert) is blanked,
-and so are the Django admin's change-history entries that name the client;
+phone, date of birth) is deleted; session transcripts (and their analyses) are deleted; free text written about
+the client (what was done about an alert) is blanked, and so are the Django admin's change-history entries that
+name the client;
 the client code is replaced by a new random one, so paper or other records that carry the old code no longer
 lead to the scores; unused check-in links stop working; supervision consent is withdrawn; open alerts are
 closed. What is kept, de-identified, for the retention period (docs/security-accounts.md): the scored answers,
@@ -35,6 +36,7 @@ from alliance.clinic.alerts.models import Alert
 from alliance.clinic.api.clients import fhir_bundle
 from alliance.clinic.audit.service import record
 from alliance.clinic.checkins.models import CheckIn, CheckinLink
+from alliance.clinic.listening.models import SessionTranscript, SupervisionConsent
 from alliance.clinic.practice.models import Client, ClientIdentity
 
 __all__ = ["ERASED_PREFIX", "Erasure", "can_erase", "can_export", "erase_client", "export_bundle", "patient_resource"]
@@ -86,6 +88,7 @@ class Erasure:
 
     identity_deleted: bool
     notes_blanked: int
+    transcripts_deleted: int
     links_closed: int
     alerts_closed: int
     new_code: str
@@ -100,7 +103,11 @@ def erase_client(client: Client, *, by: Any, request: HttpRequest | None = None)
             raise ValueError("this client was already erased")
         identity_ids = list(ClientIdentity.objects.filter(client=locked).values_list("pk", flat=True))
         deleted, _ = ClientIdentity.objects.filter(client=locked).delete()
-        notes = Alert.objects.filter(client=locked).exclude(action_taken="").update(action_taken="")
+        # Encrypted notes cannot be filtered on in SQL: count the written ones in Python, blank them all.
+        notes = sum(1 for note in Alert.objects.filter(client=locked).values_list("action_taken", flat=True) if note)
+        Alert.objects.filter(client=locked).update(action_taken="")
+        _, removed = SessionTranscript.objects.filter(client=locked).delete()  # their analyses go with them
+        transcripts = removed.get(SessionTranscript._meta.label, 0)
         links = CheckinLink.objects.filter(client=locked, used_at__isnull=True, superseded_at__isnull=True).update(
             superseded_at=now
         )
@@ -116,13 +123,20 @@ def erase_client(client: Client, *, by: Any, request: HttpRequest | None = None)
             ).update(object_repr="(erased)", change_message="")
         new_code = _erased_code()
         locked.code = new_code
+        if locked.consent_supervision:
+            SupervisionConsent.objects.create(client=locked, given=False, recorded_by=by)
         locked.consent_supervision = False
         locked.erased_at = now
         locked.save(update_fields=["code", "consent_supervision", "erased_at"])
         record(request, "erase", locked, user=by)
     client.refresh_from_db()
     return Erasure(
-        identity_deleted=bool(deleted), notes_blanked=notes, links_closed=links, alerts_closed=closed, new_code=new_code
+        identity_deleted=bool(deleted),
+        notes_blanked=notes,
+        transcripts_deleted=transcripts,
+        links_closed=links,
+        alerts_closed=closed,
+        new_code=new_code,
     )
 
 

@@ -10,6 +10,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
+from alliance.clinic.crypto import EncryptedTextField
+
 
 class Role(models.TextChoices):
     THERAPIST = "therapist", "Therapist"
@@ -71,8 +73,8 @@ class TotpDevice(models.Model):
     """A member of staff's authenticator app (RFC 6238 TOTP): its secret and the last time step it was used at."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
-    # Base32; shown once at enrolment (QR code and text). Stored encrypted once the crypto module is in place.
-    secret = models.CharField(max_length=200)
+    # Base32; shown once at enrolment (QR code and text); encrypted at rest (alliance.clinic.crypto).
+    secret = EncryptedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True, help_text="Set when the first code was right.")
     # A code is good once: steps at or before this one are refused (replay).

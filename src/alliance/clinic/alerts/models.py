@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from alliance.clinic.crypto import EncryptedTextField
 from alliance.clinic.practice.models import Client, Practice, VisibleQuerySet
 from alliance.monitoring.evaluate import RuleSettings
 
@@ -50,7 +51,8 @@ class Alert(models.Model):
     # The numbers behind the message (domain, baseline, expected band...), never answers or free text.
     details = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
-    action_taken = models.TextField(blank=True)
+    # What staff wrote they did: free text about the client, encrypted at rest.
+    action_taken = EncryptedTextField(blank=True)
     raised_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(

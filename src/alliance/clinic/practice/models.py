@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from alliance.clinic.crypto import EncryptedTextField
+from alliance.clinic.encrypted import EncryptedDateField
 from alliance.clinic.practice.access import client_filter
 
 
@@ -82,13 +84,17 @@ class Client(models.Model):
 
 
 class ClientIdentity(models.Model):
-    """Name and contact details, apart from scores (shown only where needed; never in exports)."""
+    """Name and contact details, apart from scores (shown only where needed; never in exports).
+
+    Every field is encrypted at rest (``alliance.clinic.crypto``): the database holds Fernet tokens only, so these
+    columns cannot be searched in SQL.
+    """
 
     client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="identity")
-    name = models.CharField(max_length=200)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    name = EncryptedTextField()
+    email = EncryptedTextField(blank=True)
+    phone = EncryptedTextField(blank=True)
+    date_of_birth = EncryptedDateField(null=True, blank=True)
 
     objects = VisibleQuerySet.as_manager()
 
