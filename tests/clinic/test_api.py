@@ -285,6 +285,7 @@ def test_the_openapi_description_is_served_and_lists_every_route(client: HttpCli
         f"{API}/clients/{{id}}/timeline",
         f"{API}/clients/{{id}}/checkins",
         f"{API}/clients/{{id}}/fhir",
+        f"{API}/clients/{{id}}/export",
     }
     assert "post" in spec["paths"][f"{API}/clients/{{id}}/checkins"]
     assert spec["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
