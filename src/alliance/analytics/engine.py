@@ -15,6 +15,7 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from alliance.analytics.schema import TABLES, Column, find_table_file
@@ -129,6 +130,16 @@ def tables_from_frames(con: BaseBackend, frames: Mapping[str, pd.DataFrame]) -> 
                 frame[column] = pd.to_numeric(frame[column]).astype("Int64")
             else:
                 frame[column] = pd.to_numeric(frame[column]).astype(float)
-        raw = con.create_table(f"input_{name}", frame, overwrite=True)
+        data: Any = frame
+        if con.name == "duckdb":
+            # With an explicit Arrow schema an empty table, or a column with no value at all (no client's age
+            # known), still has its type; DuckDB refuses NULL-typed columns.
+            data = pa.Table.from_pandas(frame, schema=_arrow_schema(name), preserve_index=False)
+        raw = con.create_table(f"input_{name}", data, overwrite=True)
         tables[name] = typed(raw, name)
     return tables
+
+
+def _arrow_schema(name: str) -> pa.Schema:
+    kinds = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.timestamp("s")}
+    return pa.schema([(column, kinds[rule.kind]) for column, rule in TABLES[name].items()])

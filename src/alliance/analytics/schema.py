@@ -24,6 +24,7 @@ __all__ = [
     "AGE_BANDS",
     "ALLIANCE_ITEMS",
     "CLIENT_GROUPS",
+    "COARSENED",
     "ENDINGS",
     "ETHNICITY_CODES",
     "GENDERS",
@@ -47,6 +48,8 @@ ETHNICITY_CODES = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "
 # The item ids of alliance-client.yaml: one column per domain score in ``checkins``.
 ALLIANCE_ITEMS = ("bond", "understood", "respect", "goals", "tasks", "culture", "safety", "overall")
 CLIENT_GROUPS = ("ethnicity", "language", "age_band", "gender", "deprivation")
+COARSENED = "other"
+"""What ``alliance export --deidentify`` writes for a client group too rare to show (ethnicity, language, age band)."""
 """The client-group columns of ``clients`` that equity is reported by."""
 
 
@@ -65,9 +68,10 @@ TABLES: dict[str, dict[str, Column]] = {
     "clients": {
         "client_id": Column("str"),
         "practice_id": Column("str"),
-        "ethnicity": Column("str", values=ETHNICITY_CODES),
+        "ethnicity": Column("str", values=(*ETHNICITY_CODES, COARSENED)),
         "language": Column("str"),
-        "age_band": Column("str", values=AGE_BANDS),
+        # Unknown (no date of birth, or under 18) stays empty; a rare band in a research export is "other".
+        "age_band": Column("str", nullable=True, values=(*AGE_BANDS, COARSENED)),
         "gender": Column("str", values=GENDERS),
         "deprivation": Column("int", nullable=True, low=1, high=5),
     },

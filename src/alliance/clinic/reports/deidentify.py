@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alliance.analytics.schema import COARSENED as OTHER
 from alliance.clinic.reports.tables import ContractTables, alliance_domains
 from alliance.errors import InputError
 
@@ -47,7 +48,6 @@ __all__ = [
 DEFAULT_K = 5
 KEY_BYTES = 32
 MAX_SHIFT_DAYS = 365
-OTHER = "other"
 PSEUDONYM_HEX = 24  # 96 bits: no collision expected below ~10^14 ids
 GROUP_COLUMNS = ("ethnicity", "language", "age_band", "gender", "deprivation")
 _ID_KINDS = {

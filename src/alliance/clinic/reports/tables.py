@@ -27,6 +27,7 @@ __all__ = [
     "AGE_BANDS",
     "ALLIANCE_CLIENT",
     "CONTRACT_INSTRUMENTS",
+    "NO_TEAM_PREFIX",
     "TABLES",
     "ContractTables",
     "age_band",
@@ -44,6 +45,7 @@ APPOINTMENT_STATUSES = (
     Appointment.Status.DID_NOT_ATTEND,
     Appointment.Status.CANCELLED,
 )
+NO_TEAM_PREFIX = "no-team-"
 ENDINGS = {
     Episode.Ending.ONGOING: "open",
     Episode.Ending.COMPLETED: "completed",
@@ -160,6 +162,9 @@ def _episodes(queryset: QuerySet[Any]) -> pd.DataFrame:
     )
     for column in ("episode_id", "client_id", "practice_id", "team_id", "therapist_id"):
         frame[column] = _ids(frame[column])
+    # A therapist in no team counts in their practice's "no team" group (the contract needs a team on every row).
+    no_team = frame["team_id"].isna()
+    frame.loc[no_team, "team_id"] = NO_TEAM_PREFIX + frame.loc[no_team, "practice_id"]
     frame["referral_date"] = _dates(frame["referral_date"].where(frame["referral_date"].notna(), frame["start_date"]))
     frame["start_date"] = _dates(frame["start_date"])
     frame["end_date"] = _dates(frame["end_date"])
