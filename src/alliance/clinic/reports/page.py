@@ -309,6 +309,10 @@ def _therapist_effect(row: Mapping[Any, Any]) -> Figure:
     basis = f"{therapists} therapist{'s' if therapists != 1 else ''}, {_count(row, 'episodes') or 0} finished episodes"
     if math.isnan(icc):
         return Figure(label, "too few therapists or finished episodes for an estimate", basis)
+    if icc < 0:
+        # The moment estimator falls below zero when therapists differ less than chance alone would make them.
+        interval = "" if math.isnan(low) else f"; 95% CI {low:.0%} to {high:.0%}"
+        return Figure(label, f"about 0% (estimate {icc:.0%}: no difference beyond chance{interval})", basis)
     return Figure(label, _percent(icc, low, high), basis)
 
 

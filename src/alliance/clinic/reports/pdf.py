@@ -6,6 +6,7 @@ package's own static folder, and the charts are inline SVG.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,6 +36,9 @@ def render_pdf(html: str) -> bytes:
         from weasyprint import CSS, HTML
     except (ImportError, OSError) as exc:  # OSError: Pango or its fonts are missing
         raise ResourceError(f"the PDF report needs WeasyPrint and Debian's Pango (make pdf-libs): {exc}") from None
+    # The screen stylesheets hold rules print has no use for (media features, scrolling): WeasyPrint's notes on
+    # skipping them are not worth a log line per download.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     stylesheets = [CSS(filename=str(STATIC / name)) for name in ("alliance.css", "pages.css")]
     stylesheets.append(CSS(string=PRINT_CSS))
     document = HTML(string=html, base_url=str(STATIC), url_fetcher=_refuse)

@@ -23,7 +23,9 @@ __all__ = ["analytics", "analytics_pdf"]
 
 
 def _allowed(user: Any) -> bool:
-    return getattr(user, "role", None) in (Role.SUPERVISOR, Role.ADMIN) and getattr(user, "practice_id", None) is not None
+    return (
+        getattr(user, "role", None) in (Role.SUPERVISOR, Role.ADMIN) and getattr(user, "practice_id", None) is not None
+    )
 
 
 @never_cache
