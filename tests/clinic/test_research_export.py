@@ -21,7 +21,7 @@ from alliance.cli import app
 from alliance.clinic.accounts.models import User
 from alliance.clinic.alerts.models import Alert
 from alliance.clinic.audit.models import AuditEvent
-from alliance.clinic.practice.models import Client, ClientIdentity
+from alliance.clinic.practice.models import Client, ClientIdentity, Episode
 from alliance.clinic.reports.deidentify import deidentify, load_or_create_key
 from alliance.clinic.reports.tables import TABLES, contract_tables
 
@@ -43,6 +43,7 @@ def clinic(cast: dict[str, User]) -> list[Client]:
             alliance=[8, 9, 6],
             start=dt.datetime(2025, 3, 3 + number, 10, tzinfo=dt.UTC),
             referral_days=30 + number,
+            ending=Episode.Ending.COMPLETED if number % 2 == 0 else Episode.Ending.ONGOING,
             identity={
                 "name": f"Quentin Zebulon{number}",
                 "email": f"quentin.zebulon{number}@mail.example.net",
@@ -248,3 +249,22 @@ def test_a_missing_database_is_a_one_line_error(tmp_path: Path) -> None:
     )
     assert not (tmp_path / "nothing.sqlite3").exists()
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_export_reads_back_through_the_contract_and_gives_the_clinics_own_figures(
+    clinic: list[Client], tmp_path: Path
+) -> None:
+    """`analytics run` reads what `export` writes; the metrics of the export equal those of the clinic's tables
+    (only equity differs, where rare groups were coarsened)."""
+    from alliance.analytics.metrics import compute_frames
+    from alliance.analytics.schema import read_table_file
+
+    assert export(tmp_path, "out").exit_code == 0
+    exported = {table: read_table_file(tmp_path / "out" / f"{table}.parquet", table) for table in TABLES}
+    names = ["outcomes", "alliance", "association", "engagement"]
+    ours = compute_frames(contract_tables().as_dict(), by=(), metrics=names)
+    theirs = compute_frames(exported, by=(), metrics=names)
+    for name in names:
+        pd.testing.assert_frame_equal(ours[name], theirs[name], check_dtype=False)
+    assert int(ours["outcomes"]["finished"].iloc[0]) == 4 and int(ours["outcomes"]["recovery"].iloc[0]) == 4
+    assert int(ours["engagement"]["attended"].iloc[0]) == 24
