@@ -118,7 +118,7 @@ def _ids(prefix: str, numbers: npt.NDArray[np.int64]) -> object:
 
 def _choice(
     rng: np.random.Generator, options: tuple[str, ...] | list[str], p: tuple[float, ...] | list[float], n: int
-) -> npt.NDArray[np.int64]:  # noqa: E501
+) -> npt.NDArray[np.int64]:
     probabilities = np.asarray(p, dtype=float)
     return rng.choice(len(options), size=n, p=probabilities / probabilities.sum())
 

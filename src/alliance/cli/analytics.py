@@ -36,7 +36,7 @@ _UNIQUE = {"clients": "client_id", "episodes": "episode_id", "appointments": "ap
 def run(
     data: Path = typer.Option(
         ..., "--data", help="Directory with clients, episodes, appointments, checkins (.parquet or .csv)."
-    ),  # noqa: E501
+    ),
     engine: EngineName = typer.Option(EngineName.DUCKDB, "--engine", help="duckdb (embedded, default) or spark."),
     out: Path = typer.Option(..., "--out", help="Directory for one CSV per metric."),
     by: list[str] = typer.Option(
