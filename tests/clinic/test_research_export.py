@@ -268,3 +268,6 @@ def test_the_export_reads_back_through_the_contract_and_gives_the_clinics_own_fi
         pd.testing.assert_frame_equal(ours[name], theirs[name], check_dtype=False)
     assert int(ours["outcomes"]["finished"].iloc[0]) == 4 and int(ours["outcomes"]["recovery"].iloc[0]) == 4
     assert int(ours["engagement"]["attended"].iloc[0]) == 24
+    run = runner.invoke(app, ["analytics", "run", "--data", str(tmp_path / "out"), "--out", str(tmp_path / "metrics")])
+    assert run.exit_code == 0, run.stderr
+    assert pd.read_csv(tmp_path / "metrics" / "outcomes.csv")["recovery"].tolist() == [4]

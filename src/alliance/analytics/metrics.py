@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -62,6 +63,7 @@ RUPTURE_BASELINE = 3
 RUPTURE_REPAIR = 3
 # Scores are means of a few answers: compare with a tolerance so that 7.25 - 1.25 == 6 holds (as in ruptures.py).
 _TOLERANCE = 1e-9
+_T = TypeVar("_T")
 _COUNTS = frozenset(
     (
         "clients", "episodes", "finished", "cases", "recovery", "reliable_improvement", "reliable_deterioration",
@@ -219,7 +221,7 @@ def compute(
     for name in names:
         if name not in METRICS:
             raise ValueError(f"unknown metric {name!r} (known: {', '.join(METRICS)})")
-    sessions = _sessions(tables["checkins"])
+    sessions = _sessions(tables["checkins"]).cache()
     episodes = episode_features(tables, sessions=sessions).cache()
     results: dict[str, pd.DataFrame] = {}
     for name in names:
@@ -562,13 +564,20 @@ def _engagement(ep: ir.Table, sessions: ir.Table, keys: Sequence[str]) -> pd.Dat
 
 
 def _equity(ep: ir.Table, sessions: ir.Table, keys: Sequence[str]) -> pd.DataFrame:
-    counts = _outcome_counts(ep)
-    average = _grouped(ep, keys, **counts)
+    def grouped(table: ir.Table, group_keys: Sequence[str]) -> pd.DataFrame:
+        return _grouped(table, group_keys, **_outcome_counts(table))
+
+    return _equity_from(grouped, ep, keys)
+
+
+def _equity_from(grouped: Callable[[_T, Sequence[str]], pd.DataFrame], ep: _T, keys: Sequence[str]) -> pd.DataFrame:
+    """Equity rows from ``grouped(table, keys)``, which returns the outcome counts per group (any engine)."""
+    average = grouped(ep, keys)
     parts = []
     for dimension in CLIENT_GROUPS:
         if dimension in keys:
             continue
-        cells = _grouped(ep, [*keys, dimension], **counts)
+        cells = grouped(ep, [*keys, dimension])
         labels = cells[dimension]
         cells = cells.drop(columns=[dimension])
         cells["dimension"] = dimension

@@ -48,9 +48,9 @@ ETHNICITY_CODES = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "
 # The item ids of alliance-client.yaml: one column per domain score in ``checkins``.
 ALLIANCE_ITEMS = ("bond", "understood", "respect", "goals", "tasks", "culture", "safety", "overall")
 CLIENT_GROUPS = ("ethnicity", "language", "age_band", "gender", "deprivation")
+"""The client-group columns of ``clients`` that equity is reported by."""
 COARSENED = "other"
 """What ``alliance export --deidentify`` writes for a client group too rare to show (ethnicity, language, age band)."""
-"""The client-group columns of ``clients`` that equity is reported by."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from alliance.cli import change, clinic, demo, export, fhir, instruments, monitor, outcomes, sudden  # noqa: F401  (registers commands)
+from alliance.cli import (  # noqa: F401  (registers commands)
+    analytics,
+    change,
+    clinic,
+    demo,
+    export,
+    fhir,
+    instruments,
+    monitor,
+    outcomes,
+    sudden,
+    synth,
+)
 from alliance.cli.app import app
 
 __all__ = ["app", "main"]
