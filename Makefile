@@ -7,7 +7,7 @@ PG_URL   ?= postgresql://postgres@127.0.0.1:5432/test
 HOST     ?= 127.0.0.1
 PORT     ?= 8000
 
-.PHONY: setup chromium run test lint typecheck pytest pytest-postgres bench clean
+.PHONY: setup chromium pdf-libs run test lint typecheck pytest pytest-postgres bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,16 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
-setup: $(STAMP) chromium
+# The supervision PDF (WeasyPrint) needs Debian's Pango and a font; installed once, when missing.
+pdf-libs:
+	@{ ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } || { \
+	  echo "installing Debian's Pango and DejaVu fonts for the PDF report"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	    fonts-dejavu-core >/dev/null; }
 
-run: $(STAMP)
+setup: $(STAMP) chromium pdf-libs
+
+run: $(STAMP) pdf-libs
 	$(BIN)/alliance migrate
 	$(BIN)/alliance demo
 	$(BIN)/alliance serve --host $(HOST) --port $(PORT)
@@ -35,11 +42,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) chromium
+pytest: $(STAMP) chromium pdf-libs
 	$(BIN)/python -m pytest -n 2 -q
 
 # The clinic suite again on PostgreSQL (a server listens on 127.0.0.1:5432 where the tests run).
-pytest-postgres: $(STAMP) chromium
+pytest-postgres: $(STAMP) chromium pdf-libs
 	DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -n 2 -q tests/clinic
 
 test: lint typecheck pytest pytest-postgres

@@ -55,6 +55,7 @@ class Route:
 PAGE_OWNED = {"anonymous": 302, "ana": 200, "ben": 404, "cleo": 200, "dara": 200, "eve": 404}
 API_OWNED = {"anonymous": 401, "ana": 200, "ben": 404, "cleo": 200, "dara": 200, "eve": 404}
 EVERYONE = dict.fromkeys(ROLES, 200)
+ANALYTICS = {"anonymous": 302, "ana": 404, "ben": 404, "cleo": 200, "dara": 200, "eve": 404}
 NO_API_ROUTE = {"anonymous": 401} | dict.fromkeys(ROLES[1:], 404)  # authentication comes first
 TREATING_ONLY = {"anonymous": 302, "ana": 200, "ben": 404, "cleo": 404, "dara": 404, "eve": 404}
 
@@ -126,6 +127,9 @@ MATRIX: dict[str, Route] = {
     ),
     # The client's own link: public by design (the token is the key), the same for everyone.
     "checkin": Route(lambda w: f"/checkin/{w.token}/", EVERYONE),
+    # Practice analytics: supervisors (their teams) and practice admins (their practice); therapists get 404.
+    "analytics": Route(lambda w: "/analytics/", ANALYTICS),
+    "analytics-pdf": Route(lambda w: "/analytics/report.pdf", ANALYTICS),
     "api-v1:openapi-json": Route(lambda w: "/api/v1/openapi.json", EVERYONE, api=True),
     "api-v1:list_clients": Route(lambda w: "/api/v1/clients", API_OWNED | {"ben": 200, "eve": 200}, api=True),
     "api-v1:get_client": Route(lambda w: f"/api/v1/clients/{w.client.pk}", API_OWNED, api=True),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from alliance.cli import (  # noqa: F401  (registers commands)
+    analytics,
     change,
     clinic,
     demo,
+    export,
     fhir,
     instruments,
     keys,
@@ -13,6 +15,7 @@ from alliance.cli import (  # noqa: F401  (registers commands)
     monitor,
     outcomes,
     sudden,
+    synth,
 )
 from alliance.cli.app import app
 

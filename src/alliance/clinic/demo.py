@@ -121,6 +121,7 @@ class _Plan:
     ending: str = Episode.Ending.ONGOING
     days_since_last: int = 3
     hour: int = 10
+    groups: dict[str, Any] = field(default_factory=dict)
 
 
 def demo_totp_secret(username: str) -> str:
@@ -192,7 +193,31 @@ def _plans(registry: Registry, *, seed: int, per_therapist: int) -> list[_Plan]:
         )
         _write_visits(plan, by_client[str(source)], rng)
         plans.append(plan)
+    # Client-reported groups for the analytics page's equity table, from their own generator so that the stories
+    # and answers above stay as they were for a given seed.
+    groups = np.random.default_rng([seed, 6])
+    for plan in plans:
+        plan.groups = _groups(groups)
     return plans
+
+
+# Roughly an English city's mix of NHS ethnic categories (A White British ... Z not stated).
+_ETHNICITY = (("A", 0.55), ("C", 0.08), ("H", 0.07), ("J", 0.07), ("N", 0.07), ("M", 0.04), ("F", 0.04), ("Z", 0.08))
+_GENDER = (("female", 0.62), ("male", 0.34), ("other", 0.02), ("not_stated", 0.02))
+
+
+def _groups(rng: np.random.Generator) -> dict[str, Any]:
+    """Draw a demo client's ethnicity, gender, deprivation quintile, age and referral wait."""
+    ethnicity = str(rng.choice([code for code, _ in _ETHNICITY], p=[p for _, p in _ETHNICITY]))
+    gender = str(rng.choice([code for code, _ in _GENDER], p=[p for _, p in _GENDER]))
+    deprivation = int(rng.choice([1, 2, 3, 4, 5], p=[0.3, 0.25, 0.2, 0.15, 0.1]))
+    return {
+        "ethnicity": ethnicity,
+        "gender": gender,
+        "deprivation": None if rng.random() < 0.1 else deprivation,
+        "age": int(np.clip(rng.normal(38, 13), 18, 80)),
+        "wait_days": int(rng.integers(7, 60)),
+    }
 
 
 def _story(index: int) -> str:
@@ -331,6 +356,9 @@ def _store(plan: _Plan, *, therapist: User, practice: Practice, now: dt.datetime
         code=plan.code,
         language=plan.language,
         consent_supervision=plan.index % 2 == 0,
+        ethnicity=plan.groups.get("ethnicity", "Z"),
+        gender=plan.groups.get("gender", Client.Gender.NOT_STATED),
+        deprivation=plan.groups.get("deprivation"),
     )
     Client.objects.filter(pk=client.pk).update(created_at=when[0] - dt.timedelta(days=14))
     first, surname = plan.name.split(" ", 1)
@@ -339,11 +367,13 @@ def _store(plan: _Plan, *, therapist: User, practice: Practice, now: dt.datetime
         name=plan.name,
         email=f"{first.lower()}.{surname.lower()}@example.org",
         phone=f"+44 7700 900{100 + plan.index * 2 + (plan.therapist == 'ben'):03d}",
+        date_of_birth=_born(when[0].date(), age=plan.groups.get("age"), day=plan.index),
     )
     ended = plan.ending != Episode.Ending.ONGOING
     episode = Episode.objects.create(
         client=client,
         therapist=therapist,
+        referral_date=when[0].date() - dt.timedelta(days=int(plan.groups.get("wait_days", 14))),
         opened_on=when[0].date(),
         closed_on=when[-1].date() if ended else None,
         ending=plan.ending,
@@ -377,6 +407,13 @@ def _store(plan: _Plan, *, therapist: User, practice: Practice, now: dt.datetime
             moved.extend(_submit_visit(client, appointment, visit, therapist=therapist, kiosk=plan.index % 4 == 1))
     CheckIn.objects.bulk_update(moved, ["submitted_at"], batch_size=500)
     _settle_alerts(client, therapist=therapist, latest=len(plan.visits) if not ended else None)
+
+
+def _born(first_session: dt.date, *, age: int | None, day: int) -> dt.date | None:
+    """An invented date of birth, about ``age`` years before the first session."""
+    if age is None:
+        return None
+    return dt.date(first_session.year - age - 1, 1 + day % 12, 1 + day % 28)
 
 
 # Minutes into the session: outcome measures at the start, the relationship check-in at the end.

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("alliance.clinic.checkins.urls")),
     path("", include("alliance.clinic.support.urls")),
     path("", include("alliance.clinic.listening.urls")),
+    path("", include("alliance.clinic.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

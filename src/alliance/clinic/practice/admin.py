@@ -50,14 +50,14 @@ class TeamAdmin(PracticeScopedAdmin):
 
 @admin.register(Client)
 class ClientAdmin(PracticeScopedAdmin):
-    list_display = ("code", "therapist", "language", "created_at")
+    list_display = ("code", "therapist", "language", "ethnicity", "gender", "deprivation", "created_at")
     search_fields = ("code",)
 
 
 @admin.register(Episode)
 class EpisodeAdmin(PracticeScopedAdmin):
     practice_path = "client__practice"
-    list_display = ("client", "therapist", "opened_on", "closed_on", "ending")
+    list_display = ("client", "therapist", "referral_date", "opened_on", "closed_on", "ending")
 
 
 @admin.register(Appointment)

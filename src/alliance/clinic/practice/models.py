@@ -6,11 +6,33 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from alliance.clinic.crypto import EncryptedTextField
 from alliance.clinic.encrypted import EncryptedDateField
 from alliance.clinic.practice.access import client_filter
+
+# NHS Data Dictionary "Ethnic category" (2001 census groups): the code letter and its name; Z = not stated.
+ETHNICITY_CHOICES = [
+    ("A", "White: British"),
+    ("B", "White: Irish"),
+    ("C", "White: any other White background"),
+    ("D", "Mixed: White and Black Caribbean"),
+    ("E", "Mixed: White and Black African"),
+    ("F", "Mixed: White and Asian"),
+    ("G", "Mixed: any other mixed background"),
+    ("H", "Asian or Asian British: Indian"),
+    ("J", "Asian or Asian British: Pakistani"),
+    ("K", "Asian or Asian British: Bangladeshi"),
+    ("L", "Asian or Asian British: any other Asian background"),
+    ("M", "Black or Black British: Caribbean"),
+    ("N", "Black or Black British: African"),
+    ("P", "Black or Black British: any other Black background"),
+    ("R", "Other ethnic groups: Chinese"),
+    ("S", "Other ethnic groups: any other ethnic group"),
+    ("Z", "Not stated"),
+]
 
 
 class VisibleQuerySet(models.QuerySet[Any]):
@@ -61,12 +83,32 @@ class Client(models.Model):
         EN = "en", "English"
         ES = "es", "Español"
 
+    class Gender(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        NOT_STATED = "not_stated", "Not stated"
+
     practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="clients")
     therapist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients")
     code = models.CharField(max_length=40, help_text="Pseudonymous code shown on screens and exports.")
     language = models.CharField(max_length=5, choices=Language.choices, default=Language.EN)
     consent_supervision = models.BooleanField(
         default=False, help_text="The client agreed that the supervisor may see session transcripts."
+    )
+    # Client-reported groups for the equity analysis (docs/analytics-data.md); "not stated" unless the client says.
+    ethnicity = models.CharField(
+        max_length=1,
+        choices=ETHNICITY_CHOICES,
+        default="Z",
+        help_text="NHS ethnic category (Data Dictionary), as the client reports it.",
+    )
+    gender = models.CharField(max_length=12, choices=Gender.choices, default=Gender.NOT_STATED)
+    deprivation = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="IMD quintile of the home postcode (1 = most deprived; blank: unknown). The postcode is not kept.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Set when the practice erased what identifies the client (alliance.clinic.rights): the scores stay, de-identified.
@@ -113,6 +155,9 @@ class Episode(models.Model):
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="episodes")
     therapist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="episodes")
+    referral_date = models.DateField(
+        null=True, blank=True, help_text="Date of the referral (blank: taken as the day the episode opened)."
+    )
     opened_on = models.DateField()
     closed_on = models.DateField(null=True, blank=True)
     ending = models.CharField(max_length=20, choices=Ending.choices, blank=True, default=Ending.ONGOING)

@@ -1,0 +1,145 @@
+"""Where the metrics run: an Ibis backend on DuckDB (embedded, the default) or Apache Spark (``local[2]`` here).
+
+The metrics in :mod:`alliance.analytics.metrics` are Ibis expressions; this module only opens a backend and puts
+the four contract tables (:mod:`alliance.analytics.schema`) into it with the contract's types, whether they come
+from files or from pandas frames.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from alliance.analytics.schema import TABLES, Column, find_table_file
+
+__all__ = ["ENGINES", "Engine", "connect", "load_tables", "tables_from_frames"]
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+_IBIS_TYPES: dict[str, dt.DataType] = {
+    "str": dt.string,
+    "int": dt.int64,
+    "float": dt.float64,
+    "date": dt.date,
+}
+
+
+def connect(engine: str = "duckdb", *, threads: int | None = None) -> BaseBackend:
+    """Open an Ibis backend: ``"duckdb"`` (in memory) or ``"spark"`` (a local Spark session, ``local[2]``).
+
+    ``threads`` caps DuckDB's worker threads (default: DuckDB's own choice, every core).
+    """
+    if engine == "duckdb":
+        config: dict[str, Any] = {} if threads is None else {"threads": threads}
+        return ibis.duckdb.connect(**config)
+    if engine == "spark":
+        return _spark_backend()
+    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+
+
+def _spark_backend() -> BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - depends on the optional extra
+        raise RuntimeError("the Spark engine needs PySpark: pip install 'alliance[spark]'") from None
+    # PySpark 4 warns that pandas 3 is not fully supported; only small aggregated results cross over.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("alliance-analytics")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
+
+
+def typed(table: ibis.Table, name: str) -> ibis.Table:
+    """Select the contract's columns of ``name`` from ``table``, cast to the contract's types (empty text = null)."""
+    columns = {}
+    for column, rule in TABLES[name].items():
+        value = table[column]
+        columns[column] = _cast(value, rule)
+    return table.select(**columns)
+
+
+def _cast(value: ibis.Value, rule: Column) -> ibis.Value:
+    target = _IBIS_TYPES[rule.kind]
+    if value.type().is_string():
+        value = value.strip().nullif("")
+        if rule.kind == "int":
+            # "3.0" (a whole number written as a float) is a whole number.
+            return value.cast(dt.float64).cast(target)
+    return value.cast(target)
+
+
+def load_tables(con: BaseBackend, directory: str | Path) -> dict[str, ibis.Table]:
+    """Read the four contract tables (``<table>.parquet`` or ``<table>.csv``) from ``directory`` into ``con``.
+
+    The engine reads the files itself (nothing passes through pandas); validate them first with
+    :func:`alliance.analytics.schema.iter_table_file` for errors that name the row.
+    """
+    tables = {}
+    for name in TABLES:
+        path = find_table_file(directory, name)
+        if path.suffix == ".csv":
+            raw = _read_csv_as_text(con, path, name)
+        else:
+            raw = con.read_parquet(str(path), table_name=f"raw_{name}")
+        tables[name] = typed(raw, name)
+    return tables
+
+
+def _read_csv_as_text(con: BaseBackend, path: Path, name: str) -> ibis.Table:
+    """Read a CSV file with every column as text (ids such as "007" must not become numbers)."""
+    if con.name == "duckdb":
+        return con.read_csv(str(path), table_name=f"raw_{name}", all_varchar=True, header=True)
+    return con.read_csv(str(path), table_name=f"raw_{name}", header=True, inferSchema=False)
+
+
+def tables_from_frames(con: BaseBackend, frames: Mapping[str, pd.DataFrame]) -> dict[str, ibis.Table]:
+    """Put pandas frames (one per contract table) into ``con`` with the contract's types."""
+    tables = {}
+    for name in TABLES:
+        if name not in frames:
+            raise ValueError(f"missing table {name!r} (need: {', '.join(TABLES)})")
+        frame = frames[name]
+        missing = [column for column in TABLES[name] if column not in frame.columns]
+        if missing:
+            raise ValueError(f"table {name!r} lacks columns: {', '.join(missing)}")
+        frame = frame[list(TABLES[name])].copy()
+        for column, rule in TABLES[name].items():
+            if rule.kind == "date":
+                frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
+            elif rule.kind == "str":
+                frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+            elif rule.kind == "int":
+                frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+            else:
+                frame[column] = pd.to_numeric(frame[column]).astype(float)
+        data: Any = frame
+        if con.name == "duckdb":
+            # With an explicit Arrow schema an empty table, or a column with no value at all (no client's age
+            # known), still has its type; DuckDB refuses NULL-typed columns.
+            data = pa.Table.from_pandas(frame, schema=_arrow_schema(name), preserve_index=False)
+        raw = con.create_table(f"input_{name}", data, overwrite=True)
+        tables[name] = typed(raw, name)
+    return tables
+
+
+def _arrow_schema(name: str) -> pa.Schema:
+    kinds = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.timestamp("s")}
+    return pa.schema([(column, kinds[rule.kind]) for column, rule in TABLES[name].items()])

@@ -1,0 +1,1 @@
+"""Practice analytics in the clinic: the data-contract tables, the research export, the analytics page and its PDF."""
