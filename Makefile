@@ -48,6 +48,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/change.py
 	$(BIN)/python bench/caseload.py
 	$(BIN)/python bench/checkin.py
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

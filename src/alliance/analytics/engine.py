@@ -66,22 +66,25 @@ def _spark_backend() -> BaseBackend:
     return ibis.pyspark.connect(session)
 
 
-def typed(table: ibis.Table, name: str) -> ibis.Table:
-    """Select the contract's columns of ``name`` from ``table``, cast to the contract's types (empty text = null)."""
+def typed(table: ibis.Table, name: str, *, text: bool = False) -> ibis.Table:
+    """Select the contract's columns of ``name`` from ``table``, cast to the contract's types.
+
+    ``text=True`` (a CSV read as text): surrounding blanks are dropped and an empty cell is a missing value.
+    """
     columns = {}
     for column, rule in TABLES[name].items():
         value = table[column]
-        columns[column] = _cast(value, rule)
+        columns[column] = _cast(value, rule, text=text)
     return table.select(**columns)
 
 
-def _cast(value: ibis.Value, rule: Column) -> ibis.Value:
+def _cast(value: ibis.Value, rule: Column, *, text: bool) -> ibis.Value:
     target = _IBIS_TYPES[rule.kind]
-    if value.type().is_string():
+    if text and value.type().is_string():
         value = value.strip().nullif("")
-        if rule.kind == "int":
-            # "3.0" (a whole number written as a float) is a whole number.
-            return value.cast(dt.float64).cast(target)
+    if value.type().is_string() and rule.kind == "int":
+        # "3.0" (a whole number written as a float) is a whole number.
+        return value.cast(dt.float64).cast(target)
     return value.cast(target)
 
 
@@ -95,10 +98,9 @@ def load_tables(con: BaseBackend, directory: str | Path) -> dict[str, ibis.Table
     for name in TABLES:
         path = find_table_file(directory, name)
         if path.suffix == ".csv":
-            raw = _read_csv_as_text(con, path, name)
+            tables[name] = typed(_read_csv_as_text(con, path, name), name, text=True)
         else:
-            raw = con.read_parquet(str(path), table_name=f"raw_{name}")
-        tables[name] = typed(raw, name)
+            tables[name] = typed(con.read_parquet(str(path), table_name=f"raw_{name}"), name)
     return tables
 
 
