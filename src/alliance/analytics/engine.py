@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from alliance.analytics.schema import TABLES, Column, find_table_file
+from alliance.analytics.schema import TABLES, Column, arrow_schema, find_table_file
 
 __all__ = ["ENGINES", "Engine", "connect", "load_tables", "tables_from_frames"]
 
@@ -57,6 +58,7 @@ def _spark_backend() -> BaseBackend:
         .appName("alliance-analytics")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", "2g")
@@ -112,7 +114,9 @@ def _read_csv_as_text(con: BaseBackend, path: Path, name: str) -> ibis.Table:
 
 
 def tables_from_frames(con: BaseBackend, frames: Mapping[str, pd.DataFrame]) -> dict[str, ibis.Table]:
-    """Put pandas frames (one per contract table) into ``con`` with the contract's types."""
+    """Put pandas frames (one per contract table) into ``con`` with the contract's types (empty frames too)."""
+    import pyarrow as pa
+
     tables = {}
     for name in TABLES:
         if name not in frames:
@@ -121,16 +125,20 @@ def tables_from_frames(con: BaseBackend, frames: Mapping[str, pd.DataFrame]) -> 
         missing = [column for column in TABLES[name] if column not in frame.columns]
         if missing:
             raise ValueError(f"table {name!r} lacks columns: {', '.join(missing)}")
-        frame = frame[list(TABLES[name])].copy()
+        schema = arrow_schema(name)
+        arrays = []
         for column, rule in TABLES[name].items():
+            values = frame[column]
+            absent = values.isna().to_numpy(dtype=bool)
             if rule.kind == "date":
-                frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
+                days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+                arrays.append(pa.array(days, mask=absent, type=pa.date32()))
             elif rule.kind == "str":
-                frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-            elif rule.kind == "int":
-                frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+                arrays.append(pa.array(values.astype(object).where(~absent, None).tolist(), type=pa.string()))
             else:
-                frame[column] = pd.to_numeric(frame[column]).astype(float)
-        raw = con.create_table(f"input_{name}", frame, overwrite=True)
+                numbers = pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
+                kind = pa.int64() if rule.kind == "int" else pa.float64()
+                arrays.append(pa.array(np.where(absent, 0, numbers).astype(kind.to_pandas_dtype()), mask=absent))
+        raw = con.create_table(f"input_{name}", pa.Table.from_arrays(arrays, schema=schema), overwrite=True)
         tables[name] = typed(raw, name)
     return tables
