@@ -7,6 +7,7 @@ from files or from pandas frames.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,9 @@ _IBIS_TYPES: dict[str, dt.DataType] = {
     "float": dt.float64,
     "date": dt.date,
 }
+
+
+_BLANKS = " \t\r\n"
 
 
 def connect(engine: str = "duckdb", *, threads: int | None = None) -> BaseBackend:
@@ -59,6 +63,8 @@ def _spark_backend() -> BaseBackend:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # Tables created from pandas go to a temporary warehouse, not ./spark-warehouse.
+        .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="alliance-spark-"))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", "2g")
@@ -83,7 +89,9 @@ def typed(table: ibis.Table, name: str, *, text: bool = False) -> ibis.Table:
 def _cast(value: ibis.Value, rule: Column, *, text: bool) -> ibis.Value:
     target = _IBIS_TYPES[rule.kind]
     if text and value.type().is_string():
-        value = value.strip().nullif("")
+        # Not Ibis's strip(): on PySpark it compiles to a TRIM whose character list turns "\f" into "f", so
+        # "female" became "emale". Two anchored regular expressions behave the same on both engines.
+        value = value.re_replace(f"^[{_BLANKS}]+", "").re_replace(f"[{_BLANKS}]+$", "").nullif("")
     if value.type().is_string() and rule.kind == "int":
         # "3.0" (a whole number written as a float) is a whole number.
         return value.cast(dt.float64).cast(target)
