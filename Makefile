@@ -48,7 +48,6 @@ bench: $(STAMP)
 	$(BIN)/python bench/change.py
 	$(BIN)/python bench/caseload.py
 	$(BIN)/python bench/checkin.py
-	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	$(BIN)/python bench/analytics.py
 
 clean:
