@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/change.py
 	$(BIN)/python bench/caseload.py
 	$(BIN)/python bench/checkin.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -204,3 +204,13 @@ def test_equity_gap_is_the_group_minus_the_average_with_a_scaled_newcombe_interv
     assert recovery.loc["K", "suppressed"]
     assert pd.isna(recovery.loc["K", "rate"]) and pd.isna(recovery.loc["K", "clients"])
     assert list(out.columns) == ["practice_id", *METRICS["equity"].columns]
+
+
+def test_empty_tables_give_empty_results_and_a_lone_client_is_suppressed() -> None:
+    data = frames([Ep("E1", scored([(15, 10), (5, 3)]))])
+    empty = {name: frame.iloc[0:0] for name, frame in data.items()}
+    results = compute_frames(empty)
+    assert list(results) == list(METRICS) and all(len(frame) == 0 for frame in results.values())
+    no_checkins = {**data, "checkins": data["checkins"].iloc[0:0], "appointments": data["appointments"].iloc[0:0]}
+    outcomes = compute_frames(no_checkins, metrics=["outcomes"])["outcomes"]
+    assert len(outcomes) == 1 and outcomes.loc[0, "suppressed"]

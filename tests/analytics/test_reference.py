@@ -42,8 +42,6 @@ def assert_same_results(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) 
     [
         ("team_id", "deprivation"),
         pytest.param(("practice_id", "period"), marks=pytest.mark.slow),
-        pytest.param((), marks=pytest.mark.slow),
-        pytest.param(("therapist_id",), marks=pytest.mark.slow),
     ],
 )
 def test_pandas_and_duckdb_agree(frames: dict[str, pd.DataFrame], by: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ from files or from pandas frames.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,11 +15,12 @@ from typing import Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from alliance.analytics.schema import TABLES, Column, find_table_file
+from alliance.analytics.schema import TABLES, Column, arrow_schema, find_table_file
 
 __all__ = ["ENGINES", "Engine", "connect", "load_tables", "tables_from_frames"]
 
@@ -31,6 +33,9 @@ _IBIS_TYPES: dict[str, dt.DataType] = {
     "float": dt.float64,
     "date": dt.date,
 }
+
+
+_BLANKS = " \t\r\n"
 
 
 def connect(engine: str = "duckdb", *, threads: int | None = None) -> BaseBackend:
@@ -58,6 +63,9 @@ def _spark_backend() -> BaseBackend:
         .appName("alliance-analytics")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Tables created from pandas go to a temporary warehouse, not ./spark-warehouse.
+        .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="alliance-spark-"))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", "2g")
@@ -67,22 +75,27 @@ def _spark_backend() -> BaseBackend:
     return ibis.pyspark.connect(session)
 
 
-def typed(table: ibis.Table, name: str) -> ibis.Table:
-    """Select the contract's columns of ``name`` from ``table``, cast to the contract's types (empty text = null)."""
+def typed(table: ibis.Table, name: str, *, text: bool = False) -> ibis.Table:
+    """Select the contract's columns of ``name`` from ``table``, cast to the contract's types.
+
+    ``text=True`` (a CSV read as text): surrounding blanks are dropped and an empty cell is a missing value.
+    """
     columns = {}
     for column, rule in TABLES[name].items():
         value = table[column]
-        columns[column] = _cast(value, rule)
+        columns[column] = _cast(value, rule, text=text)
     return table.select(**columns)
 
 
-def _cast(value: ibis.Value, rule: Column) -> ibis.Value:
+def _cast(value: ibis.Value, rule: Column, *, text: bool) -> ibis.Value:
     target = _IBIS_TYPES[rule.kind]
-    if value.type().is_string():
-        value = value.strip().nullif("")
-        if rule.kind == "int":
-            # "3.0" (a whole number written as a float) is a whole number.
-            return value.cast(dt.float64).cast(target)
+    if text and value.type().is_string():
+        # Not Ibis's strip(): on PySpark it compiles to a TRIM whose character list turns "\f" into "f", so
+        # "female" became "emale". Two anchored regular expressions behave the same on both engines.
+        value = value.re_replace(f"^[{_BLANKS}]+", "").re_replace(f"[{_BLANKS}]+$", "").nullif("")
+    if value.type().is_string() and rule.kind == "int":
+        # "3.0" (a whole number written as a float) is a whole number.
+        return value.cast(dt.float64).cast(target)
     return value.cast(target)
 
 
@@ -96,10 +109,9 @@ def load_tables(con: BaseBackend, directory: str | Path) -> dict[str, ibis.Table
     for name in TABLES:
         path = find_table_file(directory, name)
         if path.suffix == ".csv":
-            raw = _read_csv_as_text(con, path, name)
+            tables[name] = typed(_read_csv_as_text(con, path, name), name, text=True)
         else:
-            raw = con.read_parquet(str(path), table_name=f"raw_{name}")
-        tables[name] = typed(raw, name)
+            tables[name] = typed(con.read_parquet(str(path), table_name=f"raw_{name}"), name)
     return tables
 
 
@@ -111,7 +123,9 @@ def _read_csv_as_text(con: BaseBackend, path: Path, name: str) -> ibis.Table:
 
 
 def tables_from_frames(con: BaseBackend, frames: Mapping[str, pd.DataFrame]) -> dict[str, ibis.Table]:
-    """Put pandas frames (one per contract table) into ``con`` with the contract's types."""
+    """Put pandas frames (one per contract table) into ``con`` with the contract's types (empty frames too)."""
+    import pyarrow as pa
+
     tables = {}
     for name in TABLES:
         if name not in frames:
@@ -120,26 +134,21 @@ def tables_from_frames(con: BaseBackend, frames: Mapping[str, pd.DataFrame]) -> 
         missing = [column for column in TABLES[name] if column not in frame.columns]
         if missing:
             raise ValueError(f"table {name!r} lacks columns: {', '.join(missing)}")
-        frame = frame[list(TABLES[name])].copy()
+        schema = arrow_schema(name)
+        arrays = []
         for column, rule in TABLES[name].items():
+            values = frame[column]
+            absent = values.isna().to_numpy(dtype=bool)
             if rule.kind == "date":
-                frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
+                days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+                arrays.append(pa.array(days, mask=absent, type=pa.date32()))
             elif rule.kind == "str":
-                frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-            elif rule.kind == "int":
-                frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+                arrays.append(pa.array(values.astype(object).where(~absent, None).tolist(), type=pa.string()))
             else:
-                frame[column] = pd.to_numeric(frame[column]).astype(float)
-        data: Any = frame
-        if con.name == "duckdb":
-            # With an explicit Arrow schema an empty table, or a column with no value at all (no client's age
-            # known), still has its type; DuckDB refuses NULL-typed columns.
-            data = pa.Table.from_pandas(frame, schema=_arrow_schema(name), preserve_index=False)
-        raw = con.create_table(f"input_{name}", data, overwrite=True)
+                numbers = pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
+                kind = pa.int64() if rule.kind == "int" else pa.float64()
+                arrays.append(pa.array(np.where(absent, 0, numbers).astype(kind.to_pandas_dtype()), mask=absent))
+        raw = con.create_table(f"input_{name}", pa.Table.from_arrays(arrays, schema=schema), overwrite=True)
         tables[name] = typed(raw, name)
     return tables
 
-
-def _arrow_schema(name: str) -> pa.Schema:
-    kinds = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.timestamp("s")}
-    return pa.schema([(column, kinds[rule.kind]) for column, rule in TABLES[name].items()])

@@ -340,18 +340,23 @@ def alliance_series(sessions: ir.Table) -> ir.Table:
 
     Consistent with :class:`alliance.monitoring.ruptures.RuptureDetector` (retrospective own SD, baseline of up to
     3 earlier scores, between-client SD of change pooled over the whole data set): ``pos`` (1, 2, ...),
-    ``baseline``, ``drop`` and, per criterion, ``threshold_<c>``, ``candidate_<c>`` and ``band_<c>``.
+    ``baseline``, ``drop`` and, per criterion, ``threshold_<c>``, ``candidate_<c>``, ``band_<c>`` and ``repairs_<c>``
+    (a score within the next ``RUPTURE_REPAIR`` sessions is back at or above the band).
     """
     scores = sessions.filter(sessions.alliance.notnull()).select("episode_id", "date", score=sessions.alliance)
     ordered = ibis.window(group_by="episode_id", order_by="date")
     earlier = ibis.window(group_by="episode_id", order_by="date", rows=(-RUPTURE_BASELINE, -1))
-    whole = ibis.window(group_by="episode_id")
     series = scores.mutate(
         pos=ibis.row_number().over(ordered) + 1,
         baseline=scores.score.mean().over(earlier),
-        own_sd=scores.score.std().over(whole),
         change=scores.score - scores.score.lag().over(ordered),
+        # The next scores, for the repair (positions are consecutive, so these are sessions pos+1, pos+2, ...).
+        **{f"next_{k}": scores.score.lead(k).over(ordered) for k in range(1, RUPTURE_REPAIR + 1)},
     )
+    # The episode's own SD by an aggregate joined back (cheaper than a whole-partition window on DuckDB).
+    spread = scores.group_by("episode_id").aggregate(own_sd=scores.score.std())
+    # Materialised once: the between-client SD below and the rows both read it.
+    series = series.join(spread, "episode_id").cache()
     between = series.aggregate(between_sd=series.change.std())
     series = series.cross_join(between)
     between_sd = series.between_sd.fill_null(0.0)
@@ -361,7 +366,10 @@ def alliance_series(sessions: ir.Table) -> ir.Table:
         threshold = ibis.greatest(sds * series.own_sd, between_sd)
         columns[f"threshold_{criterion}"] = threshold
         columns[f"candidate_{criterion}"] = ((drop > _TOLERANCE) & (drop >= threshold - _TOLERANCE)).fill_null(False)
-        columns[f"band_{criterion}"] = series.baseline - threshold
+        band = series.baseline - threshold
+        columns[f"band_{criterion}"] = band
+        back = [series[f"next_{k}"] >= band - _TOLERANCE for k in range(1, RUPTURE_REPAIR + 1)]
+        columns[f"repairs_{criterion}"] = ibis.or_(*back).fill_null(False)
     return series.mutate(**columns)
 
 
@@ -374,29 +382,12 @@ def _alliance(sessions: ir.Table) -> ir.Table:
     }
     for criterion in _CRITERIA:
         candidate = series[f"candidate_{criterion}"]
-        aggregates[f"first_{criterion}"] = series.pos.min(where=candidate)
-        aggregates[f"firstband_{criterion}"] = series[f"band_{criterion}"].argmin(series.pos, where=candidate)
+        aggregates[f"rupture_{criterion}"] = candidate.any()
+        # The first rupture's repair: the repair flag of the earliest candidate row.
+        aggregates[f"repaired_{criterion}"] = series[f"repairs_{criterion}"].argmin(series.pos, where=candidate)
     per_episode = series.group_by("episode_id").aggregate(**aggregates)
-
-    rows = series.select("episode_id", "pos", "score").join(
-        per_episode.select("episode_id", *(f"{p}_{c}" for c in _CRITERIA for p in ("first", "firstband"))),
-        "episode_id",
-    )
-    repairs: dict[str, ir.Value] = {}
-    for criterion in _CRITERIA:
-        first, band = rows[f"first_{criterion}"], rows[f"firstband_{criterion}"]
-        back = (
-            (rows.pos > first) & (rows.pos <= first + RUPTURE_REPAIR) & (rows.score >= band - _TOLERANCE)
-        ).fill_null(False)
-        repairs[f"repaired_{criterion}"] = back.any()
-    repaired = rows.group_by("episode_id").aggregate(**repairs)
-    out = per_episode.join(repaired, "episode_id")
-    return out.select(
-        "episode_id",
-        "n_alliance",
-        "early_alliance",
-        **{f"rupture_{c}": out[f"first_{c}"].notnull() for c in _CRITERIA},
-        **{f"repaired_{c}": out[f"repaired_{c}"] & out[f"first_{c}"].notnull() for c in _CRITERIA},
+    return per_episode.mutate(
+        **{f"repaired_{c}": per_episode[f"repaired_{c}"].fill_null(False) for c in _CRITERIA},
     )
 
 

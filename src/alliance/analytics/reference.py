@@ -39,10 +39,9 @@ def _alliance(sessions: pd.DataFrame) -> pd.DataFrame:
     between = (s["alliance"] - g.shift(1)).std()
     between = 0.0 if pd.isna(between) else float(between)
     s["drop"] = s["baseline"] - s["alliance"]
-    out = s.groupby("episode_id", sort=False).agg(
-        n_alliance=("alliance", "size"),
-        early_alliance=("alliance", lambda v: v.iloc[: m.EARLY_SESSIONS].mean()),
-    )
+    out = s.groupby("episode_id", sort=False).agg(n_alliance=("alliance", "size"))
+    early = s[s["pos"] <= m.EARLY_SESSIONS].groupby("episode_id", sort=False)["alliance"].mean()
+    out["early_alliance"] = early.reindex(out.index)
     for criterion, sds in m._CRITERIA.items():
         threshold = np.fmax(sds * s["own_sd"], between)
         candidate = (s["drop"] > _TOL) & (s["drop"] >= threshold - _TOL)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ __all__ = [
     "INSTRUMENTS",
     "TABLES",
     "Column",
+    "arrow_schema",
     "find_table_file",
     "read_table_file",
     "validate_frame",
@@ -106,6 +107,16 @@ TABLES: dict[str, dict[str, Column]] = {
 """table -> column -> :class:`Column`, in file order."""
 
 _EXTENSIONS = (".parquet", ".csv")
+
+
+def arrow_schema(table: str) -> Any:
+    """The pyarrow schema of ``table`` (``str`` → string, ``int`` → int64, ``float`` → float64, ``date`` → date32)."""
+    import pyarrow as pa
+
+    types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32()}
+    return pa.schema([(column, types[rule.kind]) for column, rule in TABLES[table].items()])
+
+
 _BATCH_ROWS = 1_000_000
 
 

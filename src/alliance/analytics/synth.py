@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from alliance.analytics.schema import AGE_BANDS, ALLIANCE_ITEMS, GENDERS, TABLES
+from alliance.analytics.schema import AGE_BANDS, ALLIANCE_ITEMS, GENDERS, TABLES, arrow_schema
 
 __all__ = ["PARAMETERS", "SynthSummary", "write_synthetic"]
 
@@ -75,7 +75,7 @@ def write_synthetic(clients: int, out: str | Path, *, seed: int = 2026) -> Synth
     structure_seed, *block_seeds = root.spawn(1 + -(-clients // _BLOCK))
     structure = _Structure(clients, np.random.default_rng(structure_seed))
     files = {name: directory / f"{name}.parquet" for name in TABLES}
-    schemas = {name: _arrow_schema(name) for name in TABLES}
+    schemas = {name: arrow_schema(name) for name in TABLES}
     writers = {name: pq.ParquetWriter(files[name], schemas[name]) for name in TABLES}
     rows = dict.fromkeys(TABLES, 0)
     try:
@@ -296,10 +296,3 @@ def _progress(offset: npt.NDArray[np.int64], planned: npt.NDArray[np.int64]) -> 
     total = 1.0 - np.exp(-rate * np.maximum(planned - 1, 1))
     reached: npt.NDArray[np.float64] = np.clip((1.0 - np.exp(-rate * offset)) / total, 0.0, 1.0)
     return reached
-
-
-def _arrow_schema(name: str) -> object:
-    import pyarrow as pa
-
-    types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32()}
-    return pa.schema([(column, types[rule.kind]) for column, rule in TABLES[name].items()])
