@@ -28,8 +28,8 @@ def _flush_past_the_audit_guard() -> None:
     The audit table refuses DELETE and TRUNCATE (triggers); Django's test flush drops the triggers, empties the
     tables and puts the triggers back, in one transaction. Only tests do this.
     """
-    from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
-    from django.db.backends.sqlite3.operations import DatabaseOperations as SqliteOperations
+    from django.db.backends.postgresql.base import DatabaseOperations as PostgresOperations
+    from django.db.backends.sqlite3.base import DatabaseOperations as SqliteOperations
 
     from alliance.clinic.audit.chain import TABLE, install_guard_sql, remove_guard_sql
 

@@ -127,10 +127,9 @@ def verify() -> Verified:
         count += 1
         if event.seq != expected_seq:
             if event.seq > expected_seq:
-                missing = f"#{expected_seq}" if event.seq == expected_seq + 1 else f"#{expected_seq}–#{event.seq - 1}"
-                message = f"records {missing} are missing before it (deleted)"
-            else:
-                message = f"sequence number repeats or goes back (expected #{expected_seq}): reordered or inserted"
+                message = f"missing (deleted): the log jumps from #{expected_seq - 1} to #{event.seq}"
+                return Verified(count, event.seq, event.hash, Problem(expected_seq, None, message))
+            message = f"sequence number repeats or goes back (expected #{expected_seq}): reordered or inserted"
             return Verified(count, event.seq, event.hash, Problem(event.seq, event.pk, message))
         if compute_hash(event) != event.hash:
             return Verified(
@@ -186,7 +185,7 @@ def install_guard_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
         return [
             "CREATE OR REPLACE FUNCTION alliance_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP; END $$",
+            "BEGIN RAISE EXCEPTION USING MESSAGE = 'the audit log is append-only: ' || TG_OP || ' refused'; END $$",
             f'CREATE OR REPLACE TRIGGER "{no_update}" BEFORE UPDATE ON "{TABLE}" '
             "FOR EACH ROW EXECUTE FUNCTION alliance_audit_append_only()",
             f'CREATE OR REPLACE TRIGGER "{no_delete}" BEFORE DELETE ON "{TABLE}" '
