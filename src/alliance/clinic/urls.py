@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("alliance.clinic.practice.urls")),
     path("", include("alliance.clinic.checkins.urls")),
     path("", include("alliance.clinic.support.urls")),
+    path("", include("alliance.clinic.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
