@@ -8,11 +8,14 @@ marked slow.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from clinic_factories import MakeClient, alliance, gad7, phq9
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import ignored_auth, positive_data_acceptance
@@ -58,6 +61,17 @@ def _runner(
         case.validate_response(response, excluded_checks=excluded)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """Calling the WSGI app directly fires request_started/finished, which would close the test's database
+    connection mid-transaction on PostgreSQL; Django's own test client disconnects them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
