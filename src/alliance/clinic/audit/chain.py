@@ -77,7 +77,8 @@ def append(event: AuditEvent) -> AuditEvent:
     The chain head row is locked (SELECT … FOR UPDATE on PostgreSQL; on SQLite every write transaction begins
     IMMEDIATE, which already admits one writer at a time) until the surrounding transaction commits.
     """
-    with transaction.atomic():
+    # No savepoint of its own: inside a request's transaction an audit failure must fail the whole request anyway.
+    with transaction.atomic(savepoint=False):
         head = AuditChainHead.objects.select_for_update().filter(pk=_HEAD).first()
         if head is None:  # a new (or flushed) database: start from whatever the table holds
             last = AuditEvent.objects.order_by("-seq").first()
