@@ -169,3 +169,12 @@ def test_concurrent_writers_never_fork_the_chain(ana: User) -> None:
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 90
     assert verify().problem is None
+
+
+def test_an_ipv6_address_is_hashed_as_the_database_returns_it(db: Any, ana: User) -> None:
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/caseload/", REMOTE_ADDR="2001:0db8:0000:0000:0000:0000:0000:0001")
+    stored = record(request, "read", user=ana)
+    assert AuditEvent.objects.get(pk=stored.pk).ip == "2001:db8::1"
+    assert verify().problem is None

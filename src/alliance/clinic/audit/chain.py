@@ -88,6 +88,8 @@ def append(event: AuditEvent) -> AuditEvent:
             head = AuditChainHead.objects.select_for_update().get(pk=_HEAD)
         event.seq = head.seq + 1
         event.prev_hash = head.hash
+        # Hash what the database will hand back: an IPv6 address is stored in its normalised form.
+        event.ip = AuditEvent._meta.get_field("ip").get_prep_value(event.ip) or None
         event.hash = compute_hash(event)
         event.save(force_insert=True)
         AuditChainHead.objects.filter(pk=_HEAD).update(seq=event.seq, hash=event.hash)
