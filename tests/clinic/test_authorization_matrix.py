@@ -130,6 +130,10 @@ MATRIX: dict[str, Route] = {
     # Practice analytics: supervisors (their teams) and practice admins (their practice); therapists get 404.
     "analytics": Route(lambda w: "/analytics/", ANALYTICS),
     "analytics-pdf": Route(lambda w: "/analytics/report.pdf", ANALYTICS),
+    # The audit report: practice admins only (their practice); to everyone else the page does not exist.
+    "audit-report": Route(
+        lambda w: "/audit/", {"anonymous": 302, "ana": 404, "ben": 404, "cleo": 404, "dara": 200, "eve": 404}
+    ),
     "api-v1:openapi-json": Route(lambda w: "/api/v1/openapi.json", EVERYONE, api=True),
     "api-v1:list_clients": Route(lambda w: "/api/v1/clients", API_OWNED | {"ben": 200, "eve": 200}, api=True),
     "api-v1:get_client": Route(lambda w: f"/api/v1/clients/{w.client.pk}", API_OWNED, api=True),

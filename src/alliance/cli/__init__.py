@@ -14,6 +14,7 @@ from alliance.cli import (  # noqa: F401  (registers commands)
     listening,
     monitor,
     outcomes,
+    security,
     sudden,
     synth,
 )

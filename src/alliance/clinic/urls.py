@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("alliance.clinic.support.urls")),
     path("", include("alliance.clinic.listening.urls")),
     path("", include("alliance.clinic.reports.urls")),
+    path("", include("alliance.clinic.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

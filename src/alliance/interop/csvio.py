@@ -25,7 +25,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     text = read_text(path, kind="CSV file")
     if not text.strip():
         raise InputError("file is empty (a header row is needed)", file=name)
-    header = [cell.strip() for cell in next(csv.reader(io.StringIO(text)))]
+    try:
+        header = [cell.strip() for cell in next(csv.reader(io.StringIO(text)))]
+    except csv.Error as exc:  # e.g. a lone carriage return in the header (found by the property tests)
+        raise InputError(f"not a well-formed CSV file ({exc})", file=name) from None
     for position, column in enumerate(header):
         if not column or header.index(column) != position:
             raise InputError(f"header has a duplicate or empty column name: {column!r}", file=name)
@@ -38,7 +41,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             skipinitialspace=True,
             skip_blank_lines=False,
         )
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
         raise InputError(f"not a well-formed CSV file ({exc})", file=name) from None
     frame.columns = header
     # Row labels are line numbers minus one, so a blank line (dropped here) does not shift later rows.

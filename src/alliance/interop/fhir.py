@@ -299,7 +299,9 @@ def parse_questionnaire_response(
     twice, and any stated total (linkId ``total`` or the LOINC total code) against the recomputed total.
     Raises ``ResourceError`` naming the path of the first problem.
     """
-    resource = _load_json(data, file=file)
+    # FHIR JSON has no nulls; fhir.resources lets them through as "absent", so they are dropped here too (a null
+    # "item" or "valueCoding" crashed the walk below; found by the property tests).
+    resource = _without_nulls(_load_json(data, file=file))
     if resource.get("resourceType") != "QuestionnaireResponse":
         raise ResourceError(
             f"expected a QuestionnaireResponse, got resourceType {resource.get('resourceType')!r}",
@@ -410,6 +412,14 @@ def _load_json(data: str | bytes | Mapping[str, Any], *, file: str | None) -> di
     if not isinstance(loaded, dict):
         raise ResourceError("expected a JSON object (a FHIR resource)", file=file)
     return loaded
+
+
+def _without_nulls(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_nulls(value) for key, value in node.items() if value is not None}
+    if isinstance(node, list):
+        return [_without_nulls(value) for value in node if value is not None]
+    return node
 
 
 def _path(parts: Iterator[Any] | tuple[Any, ...]) -> str:

@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, Throttled, ValidationError
 from alliance.clinic.api.auth import BearerToken
 from alliance.clinic.api.routes import router
 from alliance.clinic.api.schemas import ErrorOut
+from alliance.clinic.audit.service import record
 from alliance.clinic.checkins.service import CheckinError
 
 __all__ = ["api"]
@@ -40,6 +41,7 @@ def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse
     """401 with the challenge RFC 6750 asks for; an invalid (not just missing) token says so."""
     if request.headers.get("Authorization"):
         detail, challenge = "invalid, revoked or expired token", f'{REALM}, error="invalid_token"'
+        record(request, "login_failed", actor="api-token", details={"reason": "invalid token"})  # never the token
     else:
         detail, challenge = "authentication required: send Authorization: Bearer <token>", REALM
     response = api.create_response(request, {"detail": detail}, status=401)

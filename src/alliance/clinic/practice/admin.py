@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
+from alliance.clinic.audit.service import record
 from alliance.clinic.practice.models import Appointment, Client, ClientIdentity, Episode, Practice, Team
 
 
@@ -35,6 +37,27 @@ class PracticeScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # client data is never deleted from the admin (erasure is its own audited process)
+
+    # Every list, record shown and record saved in the admin goes to the audit trail like any other page.
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        if response.status_code == 200:
+            record(request, "read", details={"admin_list": self.model._meta.model_name})
+        return response
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method in ("GET", "HEAD") and response.status_code == 200:
+            shown = self.get_object(request, unquote(object_id))
+            if shown is not None:
+                record(request, "read", shown)
+        return response
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        record(request, "update" if change else "create", obj)
 
 
 @admin.register(Practice)
