@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alliance.cli import change, clinic, demo, fhir, instruments, monitor, outcomes, sudden  # noqa: F401  (registers commands)
+from alliance.cli import change, clinic, demo, fhir, instruments, monitor, outcomes, sudden, transcript  # noqa: F401
 from alliance.cli.app import app
 
 __all__ = ["app", "main"]
