@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/caseload.py
 	$(BIN)/python bench/checkin.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/transcripts.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

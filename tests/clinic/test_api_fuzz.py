@@ -87,7 +87,7 @@ def ana_token(cast: dict[str, User], make_client: MakeClient) -> tuple[str, list
 
 def test_a_short_fuzz_finds_no_server_error_and_no_schema_violation(ana_token: tuple[str, list[int]]) -> None:
     sent = fuzz(25, *ana_token)
-    assert len(sent) == 5 and sum(sent.values()) >= 100
+    assert len(sent) == 6 and sum(sent.values()) >= 100
 
 
 @pytest.mark.slow

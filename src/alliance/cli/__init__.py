@@ -17,6 +17,7 @@ from alliance.cli import (  # noqa: F401  (registers commands)
     security,
     sudden,
     synth,
+    transcript,
 )
 from alliance.cli.app import app
 

@@ -1,0 +1,84 @@
+"""Benchmark: utterances labelled per second, end to end on the CPU, for a 500-utterance session.
+
+In one run, on the same session:
+- end to end: parse the plain-text transcript, tokenize, encode, build features, apply the heads, compute the skill
+  report (what ``alliance transcript report`` does after loading the model);
+- the bare encoder forward pass on the same token batches (already tokenized and padded), the floor any labeller built
+  on this encoder must pay.
+Prints utterances per second for both and their ratio (goal: >= 300 utterances/s on 2 cores, <= 1.3x the encoder).
+
+The session is 500 consecutive utterances of AnnoMI development transcripts (``../shared/data``; text is not stored).
+Run: ``python bench/transcripts.py [--threads 2] [--repeat 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from alliance.transcripts import parse_annomi, parse_text, skills
+from alliance.transcripts.labeller import load_labeller
+
+DATA = Path(os.environ.get("ALLIANCE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def session_text(n: int) -> str:
+    """``n`` utterances of AnnoMI sessions, one after another, as a ``T:``/``C:`` plain-text transcript."""
+    lines: list[str] = []
+    for transcript in parse_annomi(DATA / "annomi" / "AnnoMI-simple-dev.csv").values():
+        for u in transcript.utterances:
+            lines.append(("T: " if u.speaker == "therapist" else "C: ") + u.text)
+            if len(lines) == n:
+                return "\n".join(lines) + "\n"
+    raise SystemExit(f"only {len(lines)} utterances in the data")
+
+
+def best_of(repeat: int, run: object) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--utterances", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    text = session_text(args.utterances)
+    started = time.perf_counter()
+    labeller = load_labeller()
+    load = time.perf_counter() - started
+    encoder = labeller.encoder
+    transcript = parse_text(text)
+    batches = list(encoder.batches(encoder.tokenize([u.text for u in transcript.utterances])))
+
+    def bare() -> None:
+        for _, tokens, mask in batches:
+            encoder.forward(tokens, mask)
+
+    def end_to_end() -> None:
+        skills(labeller.label(parse_text(text)))
+
+    bare(), end_to_end()  # warm up
+    t_bare = best_of(args.repeat, bare)
+    t_full = best_of(args.repeat, end_to_end)
+    n = len(transcript)
+    print(
+        f"transcript labeller, {n} utterances, {torch.get_num_threads()} threads, load {load:.1f} s (once per process)"
+    )
+    print(f"  bare encoder forward   {n / t_bare:8.0f} utterances/s  ({t_bare * 1000:.0f} ms)")
+    print(f"  end to end (report)    {n / t_full:8.0f} utterances/s  ({t_full * 1000:.0f} ms)")
+    print(f"  ratio end to end / encoder forward: {t_full / t_bare:.2f}x (goal <= 1.3x; >= 300 utterances/s)")
+
+
+if __name__ == "__main__":
+    main()
