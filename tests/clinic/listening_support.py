@@ -44,7 +44,7 @@ class ScriptedLabeller:
         self.calls = 0
 
     def predict(
-        self, transcript: Transcript, progress: Callable[[int, int], None] | None = None
+        self, transcript: Transcript, *, progress: Callable[[int, int], None] | None = None
     ) -> tuple[Prediction, ...]:
         self.calls += 1
         found = []
@@ -76,6 +76,6 @@ class BrokenLabeller:
     name = "broken"
 
     def predict(
-        self, transcript: Transcript, progress: Callable[[int, int], None] | None = None
+        self, transcript: Transcript, *, progress: Callable[[int, int], None] | None = None
     ) -> tuple[Prediction, ...]:
         raise RuntimeError(f"tokenizer choked on {transcript.utterances[0].text!r}")

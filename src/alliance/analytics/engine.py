@@ -17,7 +17,6 @@ import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from alliance.analytics.schema import TABLES, Column, arrow_schema, find_table_file
@@ -151,4 +150,3 @@ def tables_from_frames(con: BaseBackend, frames: Mapping[str, pd.DataFrame]) -> 
         raw = con.create_table(f"input_{name}", pa.Table.from_arrays(arrays, schema=schema), overwrite=True)
         tables[name] = typed(raw, name)
     return tables
-

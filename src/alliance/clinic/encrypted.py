@@ -22,6 +22,9 @@ class EncryptedDateField(EncryptedTextField):
     """A date encrypted at rest (as the token of ``YYYY-MM-DD``); a ``datetime.date`` on the Python side."""
 
     description = "Date encrypted at rest (Fernet)"
+    # What django-stubs' plugin reads as the Python types of the field (a date in, a date out).
+    _pyi_private_set_type: dt.date | None  # type: ignore[assignment]
+    _pyi_private_get_type: dt.date | None  # type: ignore[assignment]
 
     def get_prep_value(self, value: Any) -> Any:
         if isinstance(value, dt.date):

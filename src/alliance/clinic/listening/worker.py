@@ -48,17 +48,22 @@ Progress = Callable[[int, int], None]
 
 
 class PredictionLike(Protocol):
-    index: int
-    speaker: str
-    label: str
-    sublabel: str | None
-    confidence: float
+    @property
+    def index(self) -> int: ...
+    @property
+    def speaker(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def sublabel(self) -> str | None: ...
+    @property
+    def confidence(self) -> float: ...
 
 
 class Labeller(Protocol):
     """What the worker needs of ``alliance.transcripts.labeller``: one prediction per utterance, with progress."""
 
-    def predict(self, transcript: Transcript, progress: Progress | None = None) -> Sequence[PredictionLike]: ...
+    def predict(self, transcript: Transcript, *, progress: Progress | None = None) -> Sequence[PredictionLike]: ...
 
 
 class LabellerUnavailableError(AllianceError):
@@ -88,11 +93,13 @@ def worker_name() -> str:
 
 def load_default_labeller() -> Labeller:
     """Load the shipped labeller (cached per process by the labeller module)."""
+    from alliance.errors import ResourceError
+    from alliance.transcripts.labeller import load_labeller
+
     try:
-        from alliance.transcripts.labeller import load_labeller  # type: ignore[import-untyped,unused-ignore]
-    except ImportError as exc:
-        raise LabellerUnavailableError(f"the utterance labeller is not available ({type(exc).__name__})") from None
-    labeller: Labeller = load_labeller()
+        labeller: Labeller = load_labeller()
+    except ResourceError as exc:
+        raise LabellerUnavailableError(f"the utterance labeller is not available: {exc}") from None
     return labeller
 
 
