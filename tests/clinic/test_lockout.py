@@ -141,7 +141,10 @@ def test_twenty_wrong_api_tokens_from_one_address_answer_429(ana: User) -> None:
     assert json.loads(refused.content)["detail"].startswith("too many")
     elsewhere = WebClient(REMOTE_ADDR="198.51.100.20")
     assert elsewhere.get("/api/v1/clients", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
-    assert AuditEvent.objects.filter(action="login_failed", actor="api-token").count() == 20
+    # One audit entry per wrong token, the same attempts the lock counted.
+    failed = AuditEvent.objects.filter(action="login_failed", actor="api-token")
+    assert failed.count() == 20 and {event.details["reason"] for event in failed} == {"invalid token"}
+    assert LoginFailure.objects.filter(kind="api-token").count() == 20
     assert AuditEvent.objects.filter(action="lockout", actor="api-token").count() == 3  # locked, then 2 refused
 
 

@@ -15,7 +15,6 @@ from ninja.errors import AuthenticationError, Throttled, ValidationError
 from alliance.clinic.api.auth import BearerToken
 from alliance.clinic.api.routes import router
 from alliance.clinic.api.schemas import ErrorOut
-from alliance.clinic.audit.service import record
 from alliance.clinic.checkins.service import CheckinError
 
 __all__ = ["api"]
@@ -38,10 +37,12 @@ api.add_router("/", router)
 
 @api.exception_handler(AuthenticationError)
 def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    """401 with the challenge RFC 6750 asks for; an invalid (not just missing) token says so."""
+    """401 with the challenge RFC 6750 asks for; an invalid (not just missing) token says so.
+
+    The failed attempt was already audited and counted where the token was checked (``BearerToken``).
+    """
     if request.headers.get("Authorization"):
         detail, challenge = "invalid, revoked or expired token", f'{REALM}, error="invalid_token"'
-        record(request, "login_failed", actor="api-token", details={"reason": "invalid token"})  # never the token
     else:
         detail, challenge = "authentication required: send Authorization: Bearer <token>", REALM
     response = api.create_response(request, {"detail": detail}, status=401)

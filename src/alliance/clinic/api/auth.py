@@ -38,8 +38,16 @@ class BearerToken(HttpBearer):
     """Authenticate a request by its bearer token; the user becomes ``request.user`` for access checks and audit.
 
     Wrong tokens are counted per address (``accounts.lockout``, scope ``api``): too many within the window answer
-    429 with ``Retry-After`` until the lock ends, without looking any token up.
+    429 with ``Retry-After`` until the lock ends, without looking any token up. This is the one place a wrong token
+    is audited (one ``login_failed`` per attempt, never the token), so audit and count always agree.
     """
+
+    def __call__(self, request: HttpRequest) -> User | None:
+        header = request.headers.get(self.header)
+        if header and header.split(" ")[0].lower() != self.openapi_scheme:
+            return self.authenticate(request, "")  # credentials of another scheme fail like a wrong token
+        user: User | None = super().__call__(request)
+        return user
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         guesses = lockout.address(request, "api")
@@ -49,7 +57,7 @@ class BearerToken(HttpBearer):
             raise Throttled(wait=lockout.retry_minutes(until) * 60)
         user = user_for_token(token.strip())
         if user is None:
-            record(request, "login_failed", actor="api-token")
+            record(request, "login_failed", actor="api-token", details={"reason": "invalid token"})  # never the token
             if lockout.fail([guesses], "api-token") is not None:
                 record(request, "lockout", actor="api-token")
             return None
