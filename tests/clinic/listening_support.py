@@ -8,9 +8,9 @@ the tests marked ``real_labeller`` when it is installed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from alliance.transcripts import Transcript
+from alliance.transcripts.labeller import Prediction
 
 # T/C lines of a tiny session whose metrics are counted by hand in the tests.
 TINY = """T: What brings you here today?
@@ -21,15 +21,6 @@ T: Did you try to stop before?
 C: I want to quit for my kids.
 """
 TINY_PHRASE = "no point trying again"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    index: int
-    speaker: str
-    label: str
-    sublabel: str | None
-    confidence: float
 
 
 class ScriptedLabeller:
