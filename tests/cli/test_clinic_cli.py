@@ -198,7 +198,7 @@ def test_serve_answers_the_login_page_over_http(tmp_path: Path) -> None:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as response:
                     status = response.status
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):  # refused, reset or timed out while starting
                 time.sleep(0.2)
         assert status == 200
     finally:
