@@ -15,7 +15,7 @@ from alliance.cli.app import app, user_errors
 from alliance.cli.options import BetterEnd
 from alliance.cli.output import echo_csv
 from alliance.errors import InputError
-from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
+from alliance.interop.csvio import read_session_scores
 from alliance.monitoring.expected import FLAG_COLUMNS, ExpectedResponse, ModelError
 from alliance.monitoring.ruptures import RUPTURE_COLUMNS, RuptureDetector
 from alliance.monitoring.validation import ETR_VALIDATION_COLUMNS, etr_validation
@@ -190,31 +190,9 @@ def _parse_sessions(text: str) -> tuple[int, ...]:
 
 def _read_scores(file: Path, *, id_column: str, time_column: str, score_column: str) -> pd.DataFrame:
     """Read and check a long CSV: ids present, sessions whole numbers from 1, scores numbers, no duplicates."""
-    name = str(file)
-    roles = {"--id": id_column, "--time": time_column, "--score": score_column}
-    if len(set(roles.values())) < len(roles):
-        raise InputError(f"--id, --time and --score must name three different columns, not {roles}")
-    table = read_table(file)
-    require_columns(table, roles.values(), file=name)
-    ids = table[id_column].astype(str).str.strip()
-    empty = ids.index[ids == ""]
-    if len(empty):
-        raise InputError("value is missing", file=name, row=int(empty[0]), column=id_column)
-    times = numeric_column(table, time_column, file=name, allow_missing=False, integer=True)
-    early = times.index[times < 1]
-    if len(early):
-        row = int(early[0])
-        raise InputError(
-            f"session numbers start at 1 (the intake), not {table.at[row, time_column]!r}",
-            file=name,
-            row=row,
-            column=time_column,
-        )
-    scores = numeric_column(table, score_column, file=name)
-    # Duplicates are checked on parsed values, so that "3" and "3.0" are the same session.
-    parsed = pd.DataFrame({id_column: ids, time_column: times.astype("int64"), score_column: scores}, index=table.index)
-    check_unique(parsed, [id_column, time_column], file=name)
-    return parsed
+    return read_session_scores(
+        file, id_column=id_column, time_column=time_column, score_column=score_column, first_session=1
+    )
 
 
 def _load_model(path: Path) -> ExpectedResponse:

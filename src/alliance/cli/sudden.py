@@ -7,7 +7,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
 import typer
 
 from alliance.change.sudden import CHANGE_COLUMNS, find_sudden_changes
@@ -15,7 +14,7 @@ from alliance.cli.app import app, user_errors
 from alliance.cli.options import BetterEnd
 from alliance.cli.output import echo_csv
 from alliance.errors import InputError
-from alliance.interop.csvio import check_unique, numeric_column, read_table, require_columns
+from alliance.interop.csvio import read_session_scores
 
 __all__ = ["sudden_changes"]
 
@@ -58,25 +57,9 @@ def sudden_changes(
 ) -> None:
     """List sudden gains and losses (Tang & DeRubeis 1999) as CSV: id,from_time,to_time,kind,pre,post."""
     with user_errors():
-        name = str(file)
         if not math.isfinite(cutoff) or cutoff <= 0:
             raise InputError(f"option --cutoff must be a number greater than 0, not {cutoff:g}")
-        roles = {"--id": id_column, "--time": time_column, "--score": score_column}
-        if len(set(roles.values())) < len(roles):
-            raise InputError(f"--id, --time and --score must name three different columns, not {roles}")
-        table = read_table(file)
-        require_columns(table, roles.values(), file=name)
-        ids = table[id_column].astype(str).str.strip()
-        empty = ids.index[ids == ""]
-        if len(empty):
-            raise InputError("value is missing", file=name, row=int(empty[0]), column=id_column)
-        times = numeric_column(table, time_column, file=name, allow_missing=False, integer=True)
-        scores = numeric_column(table, score_column, file=name)
-        # Duplicates are checked on parsed values, so that "3" and "3.0" are the same session.
-        parsed = pd.DataFrame(
-            {id_column: ids, time_column: times.astype("int64"), score_column: scores}, index=table.index
-        )
-        check_unique(parsed, [id_column, time_column], file=name)
+        parsed = read_session_scores(file, id_column=id_column, time_column=time_column, score_column=score_column)
         changes = find_sudden_changes(
             parsed,
             id=id_column,

@@ -13,7 +13,7 @@ import pandas as pd
 from alliance.errors import InputError
 from alliance.files import read_text
 
-__all__ = ["check_unique", "numeric_column", "read_table", "require_columns"]
+__all__ = ["check_unique", "numeric_column", "read_session_scores", "read_table", "require_columns"]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -119,6 +119,39 @@ def check_unique(frame: pd.DataFrame, columns: Sequence[str], *, file: str) -> N
             row=row,
             column=columns[-1],
         )
+
+
+def read_session_scores(
+    path: str | Path, *, id_column: str, time_column: str, score_column: str, first_session: int | None = None
+) -> pd.DataFrame:
+    """Read a long CSV of session scores: ids present, sessions whole numbers (from ``first_session`` if given),
+    scores numbers (empty = missing), one row per client and session. Returns those three columns, parsed."""
+    name = str(path)
+    roles = {"--id": id_column, "--time": time_column, "--score": score_column}
+    if len(set(roles.values())) < len(roles):
+        raise InputError(f"--id, --time and --score must name three different columns, not {roles}")
+    table = read_table(path)
+    require_columns(table, roles.values(), file=name)
+    ids = table[id_column].astype(str).str.strip()
+    empty = ids.index[ids == ""]
+    if len(empty):
+        raise InputError("value is missing", file=name, row=int(empty[0]), column=id_column)
+    times = numeric_column(table, time_column, file=name, allow_missing=False, integer=True)
+    if first_session is not None:
+        early = times.index[times < first_session]
+        if len(early):
+            row = int(early[0])
+            raise InputError(
+                f"session numbers start at {first_session} (the intake), not {table.at[row, time_column]!r}",
+                file=name,
+                row=row,
+                column=time_column,
+            )
+    scores = numeric_column(table, score_column, file=name)
+    # Duplicates are checked on parsed values, so that "3" and "3.0" are the same session.
+    parsed = pd.DataFrame({id_column: ids, time_column: times.astype("int64"), score_column: scores}, index=table.index)
+    check_unique(parsed, [id_column, time_column], file=name)
+    return parsed
 
 
 def _first_row(mask: pd.Series) -> int:
