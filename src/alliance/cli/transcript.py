@@ -129,7 +129,8 @@ def report_of(transcript: Transcript, *, labels: str = "auto") -> dict[str, Any]
         source = {
             "labels": "model",
             "model": labeller.card.get("encoder", {}).get("name"),
-            "head_sha256": labeller.card.get("head_sha256"),
+            "head_sha256": labeller.card.get("sha256", {}).get("head.npz"),
+            "adapter_sha256": labeller.card.get("sha256", {}).get("adapter.npz"),
             "low_confidence_utterances": [p.index for p in predictions if p.confidence < 0.5],
         }
     return {"labelling": source, **skills(labelled).to_dict()}
@@ -161,11 +162,12 @@ def train(
     annomi: Path = typer.Option(..., "--data", help="AnnoMI-format CSV with gold labels (AnnoMI-full for sublabels)."),
     folds: Path | None = typer.Option(None, "--folds", help="CSV transcript_id,fold: report grouped cross-validation."),
     out: Path | None = typer.Option(
-        None, "--out", help="Where to write head.npz and card.json (default: the package)."
+        None, "--out", help="Where to write adapter.npz, head.npz and card.json (default: the package)."
     ),
+    epochs: int = typer.Option(4, "--epochs", min=1, help="Passes over the training transcripts (shipped: 4)."),
 ) -> None:
-    """Train the utterance labeller's heads on AnnoMI (optionally cross-validated by transcript) and write them."""
-    from alliance.transcripts import labeller
+    """Fine-tune the utterance labeller on AnnoMI (optionally cross-validated by transcript) and write it."""
+    from alliance.transcripts import finetune
 
     with user_errors():
         for path in (annomi, folds):
@@ -175,10 +177,11 @@ def train(
         def say(message: str) -> None:
             sys.stderr.write(message + "\n")
 
-        result = labeller.train(annomi, folds, out=out or labeller.ARTEFACTS, progress=say)
+        directory = out or finetune.ARTEFACTS
+        result = finetune.train(annomi, folds, out=directory, recipe=finetune.Recipe(epochs=epochs), progress=say)
         for task, scores in result.cross_validation.items():
             typer.echo(
                 f"{task}: macro-F1 {scores['macro_f1']:.3f}, kappa {scores['kappa']:.3f}, "
                 f"accuracy {scores['accuracy']:.3f} (n = {scores['n']}; per fold {result.per_fold[task]})"
             )
-        typer.echo(f"wrote {result.directory / 'head.npz'} and {result.directory / 'card.json'}")
+        typer.echo(f"wrote {', '.join(str(directory / name) for name in ('adapter.npz', 'head.npz', 'card.json'))}")
