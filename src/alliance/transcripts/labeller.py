@@ -96,8 +96,8 @@ class FeatureSpec:
 
     ``layers``: pooled encoder layers (0 = embeddings, 6 = last); ``context_layer``: the layer neighbours contribute;
     ``max_tokens``: truncation; ``adapter_scale``: LoRA alpha / rank (0 without an adapter); ``product``: the
-    utterance times its previous turn, elementwise; ``similarity``: cosine to the
-    previous and next turn; ``session``: the session's mean client and mean therapist embedding.
+    utterance times its previous turn, elementwise; ``similarity``: cosine to the previous and next turn;
+    ``session``: the session's mean client and mean therapist embedding.
     """
 
     layers: tuple[int, ...] = (6, 3)
@@ -566,9 +566,12 @@ def load_artefacts(directory: Path = ARTEFACTS) -> Artefacts:
 def build(artefacts: Artefacts, *, threads: int | None = None) -> Labeller:
     """A labeller from trained artefacts: the adapter goes to the member whose spec has an adapter scale."""
     members = {
-        name: Member(spec, Encoder(spec, artefacts.adapter if spec.adapter_scale else None, threads=threads), heads)
+        name: Member(
+            spec,
+            Encoder(spec, artefacts.adapter if spec.adapter_scale else None, threads=threads),
+            artefacts.heads[name],
+        )
         for name, spec in artefacts.specs.items()
-        for heads in [artefacts.heads[name]]
     }
     return Labeller(members, artefacts.card)
 
