@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from browser import PHONE, screenshot
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from alliance.clinic.accounts.models import User
 from alliance.clinic.checkins.links import issue_link
@@ -51,7 +52,7 @@ def test_a_client_completes_the_check_in_on_a_phone_in_spanish(live_server: Any,
 
     screenshot(page, "checkin-phone-es-interlude")
     page.get_by_role("link", name="La sesión terminó — continuar").click()
-    assert page.get_by_text("Hoy sentí que podía confiar en mi terapeuta.").is_visible()
+    expect(page.get_by_text("Hoy sentí que podía confiar en mi terapeuta.")).to_be_visible()
     for item in ("bond", "understood", "respect", "goals", "tasks", "culture", "safety", "overall"):
         choose(page, "alliance-client", item, 9)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from browser import PHONE, screenshot, sign_in_with_code
 from clinic_factories import PASSWORD, code_now
+from playwright.sync_api import expect
 
 from alliance.clinic.accounts.models import TotpDevice, User
 
@@ -28,7 +29,7 @@ def test_ana_signs_in_with_her_password_and_a_code(live_server: Any, browser: An
     sign_in_with_code(page, live_server.url, ana, PASSWORD)
 
     page.wait_for_url(f"{live_server.url}/me/trends/")  # where she was going
-    assert page.get_by_role("button", name="Log out ana").is_visible()
+    expect(page.get_by_role("button", name="Log out ana")).to_be_visible()
     screenshot(page, "login-signed-in")
 
 
@@ -39,7 +40,7 @@ def test_ben_sets_up_his_authenticator_on_a_phone(live_server: Any, browser: Any
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_server.url}/login/enrol/")
-    assert page.get_by_role("img", name="QR code to add alliance to your authenticator app").is_visible()
+    expect(page.get_by_role("img", name="QR code to add alliance to your authenticator app")).to_be_visible()
     key = page.locator(".secret code").inner_text().replace(" ", "")
     assert re.fullmatch(r"[A-Z2-7]{32}", key)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -12,6 +12,7 @@ import pytest
 from browser import PHONE, screenshot, sign_in_with_code
 from clinic_factories import PASSWORD, MakeClient, alliance, gad7, phq9
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from alliance.clinic.accounts.models import User
 from alliance.clinic.alerts.models import Alert
@@ -68,7 +69,7 @@ def test_a_sharp_drop_puts_the_rupture_first_and_the_follow_up_is_sent_and_answe
         choose(page, "alliance-client", item, value)
     screenshot(page, "rupture-phone-checkin")
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_text("Your answers have been sent").is_visible()
+    expect(page.get_by_text("Your answers have been sent")).to_be_visible()
     # raised in the same request as the check-in
     rupture = Alert.objects.get(client=marta, kind=Alert.Kind.RUPTURE)
     assert set(rupture.details["domains"]) == {"goals", "tasks"}
@@ -109,7 +110,7 @@ def test_a_sharp_drop_puts_the_rupture_first_and_the_follow_up_is_sent_and_answe
     assert answering.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(answering, "rupture-followup-phone")
     answering.get_by_role("button", name="Send my answers").click()
-    assert answering.get_by_text("Your answers have been sent").is_visible()
+    expect(answering.get_by_text("Your answers have been sent")).to_be_visible()
     phone.close()
     assert CheckIn.objects.filter(client=marta, instrument="alliance-followup").count() == 1
 
