@@ -35,6 +35,7 @@ from alliance.transcripts.labeller import (
     Encoder,
     FeatureSpec,
     Head,
+    Member,
     average,
     base_model,
     feature_width,
@@ -370,11 +371,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], c: floa
 
 def frozen_features(data: _Data) -> np.ndarray:
     """The frozen member's features of every utterance of the corpus (transcripts kept apart)."""
-    import torch
-
-    encoder = Encoder(FROZEN, None)
-    pooled = [torch.from_numpy(p) for p in encoder.encode(data.corpus.texts)]
-    return np.asarray(features(pooled, data.cues, data.speaker, data.corpus.groups, FROZEN).numpy())
+    corpus = data.corpus
+    return Member(FROZEN, Encoder(FROZEN, None), {}).features(corpus.texts, corpus.therapist, corpus.groups)
 
 
 def fit_frozen(x: np.ndarray, corpus: Corpus, rows: np.ndarray) -> dict[str, Head]:
@@ -390,13 +388,9 @@ def fit_frozen(x: np.ndarray, corpus: Corpus, rows: np.ndarray) -> dict[str, Hea
 def predict_adapted(model: _Model, data: _Data, rows: np.ndarray) -> dict[str, np.ndarray]:
     """The adapted member's probabilities for the utterances ``rows`` (whole transcripts), as the shipped model gives
     them: the adapter merged into a fresh :class:`labeller.Encoder`, as at use."""
-    import torch
-
-    encoder = Encoder(model.spec, model.adapter())
-    heads = model.head_values()
-    pooled = [torch.from_numpy(p) for p in encoder.encode([data.corpus.texts[i] for i in rows])]
-    x = features(pooled, data.cues[rows], data.speaker[rows], data.corpus.groups[rows], model.spec).numpy()
-    return {task: head.probabilities(x) for task, head in heads.items()}
+    corpus = data.corpus
+    member = Member(model.spec, Encoder(model.spec, model.adapter()), model.head_values())
+    return member.probabilities([corpus.texts[i] for i in rows], corpus.therapist[rows], corpus.groups[rows])
 
 
 def cross_validate(

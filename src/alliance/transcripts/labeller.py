@@ -434,8 +434,8 @@ class Member:
     encoder: Encoder
     heads: dict[str, Head]
 
-    def probabilities(self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
-        """Every task's class probabilities for every utterance (rows of ``groups`` are transcripts, in order)."""
+    def features(self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """This member's features of every utterance (rows of ``groups`` are transcripts, in order)."""
         import torch
 
         pooled = [torch.from_numpy(p) for p in self.encoder.encode(texts)]
@@ -445,7 +445,12 @@ class Member:
             torch.from_numpy(therapist.astype(np.float32)),
             groups,
             self.spec,
-        ).numpy()
+        )
+        return np.asarray(x.numpy())
+
+    def probabilities(self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
+        """Every task's class probabilities for every utterance (rows of ``groups`` are transcripts, in order)."""
+        x = self.features(texts, therapist, groups)
         return {task: head.probabilities(x) for task, head in self.heads.items()}
 
 
