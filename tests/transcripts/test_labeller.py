@@ -4,6 +4,7 @@ cross-validated figures above the issue's bars, and (slow) training runs end to 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -87,6 +88,15 @@ def test_labels_do_not_depend_on_batching_or_on_other_sessions(labeller: Labelle
     np.testing.assert_allclose([p.confidence for p in twice[:10]], [p.confidence for p in one[:10]], atol=2e-3)
 
 
+def test_progress_counts_up_to_every_utterance_once(labeller: Labeller) -> None:
+    seen: list[tuple[int, int]] = []
+    transcript = parse_text(SESSION * 12)  # 144 utterances: more than one batch of the encoder
+    labeller.predict(transcript, progress=lambda done, total: seen.append((done, total)))
+    total = len(labeller.members) * len(transcript)  # each member encodes each utterance
+    assert len(seen) > 2 and seen[-1] == (total, total) and {t for _, t in seen} == {total}
+    assert all(a < b for (a, _), (b, _) in itertools.pairwise(seen))
+
+
 def test_an_empty_transcript_has_no_predictions(labeller: Labeller) -> None:
     from alliance.transcripts import Transcript
 
@@ -141,8 +151,8 @@ def test_features_stay_inside_each_transcript_and_have_the_stated_width() -> Non
 def test_the_card_states_the_cross_validated_figures() -> None:
     card = load_artefacts().card
     pooled = card["cross_validation"]["pooled"]
-    # Transcript-grouped 5-fold CV on the AnnoMI dev split, through the shipped path (adapter merged, int8), as trained
-    # (docs/model-card-labeller.md). The bars are .75 (therapist) and .55 (client).
+    # Transcript-grouped 5-fold CV on the AnnoMI dev split, through the shipped path (adapter merged, float32),
+    # as trained (docs/model-card-labeller.md). The bars are .75 (therapist) and .55 (client).
     assert pooled["therapist"]["macro_f1"] == pytest.approx(THERAPIST_F1, abs=0.001)
     assert pooled["client"]["macro_f1"] == pytest.approx(CLIENT_F1, abs=0.001)
     assert pooled["therapist"]["n"] == 3821 and pooled["client"]["n"] == 3767

@@ -434,11 +434,13 @@ class Member:
     encoder: Encoder
     heads: dict[str, Head]
 
-    def features(self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    def features(
+        self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray, *, progress: Progress | None = None
+    ) -> np.ndarray:
         """This member's features of every utterance (rows of ``groups`` are transcripts, in order)."""
         import torch
 
-        pooled = [torch.from_numpy(p) for p in self.encoder.encode(texts)]
+        pooled = [torch.from_numpy(p) for p in self.encoder.encode(texts, progress=progress)]
         x = features(
             pooled,
             torch.from_numpy(surface(texts)),
@@ -448,9 +450,11 @@ class Member:
         )
         return np.asarray(x.numpy())
 
-    def probabilities(self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
+    def probabilities(
+        self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray, *, progress: Progress | None = None
+    ) -> dict[str, np.ndarray]:
         """Every task's class probabilities for every utterance (rows of ``groups`` are transcripts, in order)."""
-        x = self.features(texts, therapist, groups)
+        x = self.features(texts, therapist, groups, progress=progress)
         return {task: head.probabilities(x) for task, head in self.heads.items()}
 
 
@@ -475,17 +479,23 @@ class Labeller:
         return self.members["adapted"].encoder
 
     def predict(self, transcript: Transcript, *, progress: Progress | None = None) -> tuple[Prediction, ...]:
+        """One prediction per utterance; ``progress(done, total)`` hears of each encoded batch, counting every
+        member's encoding of every utterance."""
         utterances = transcript.utterances
         if not utterances:
             return ()
         texts = [u.text for u in utterances]
         therapist = np.array([u.speaker == "therapist" for u in utterances])
         groups = np.zeros(len(utterances), dtype=np.int64)
+        total = len(self.members) * len(texts)
         parts = []
         for step, member in enumerate(self.members.values()):
-            parts.append(member.probabilities(texts, therapist, groups))
-            if progress:
-                progress((step + 1) * len(texts), len(self.members) * len(texts))
+
+            def report(done: int, _: int, before: int = step * len(texts)) -> None:
+                if progress:
+                    progress(before + done, total)
+
+            parts.append(member.probabilities(texts, therapist, groups, progress=report))
         return tuple(decide(average(parts), therapist, [u.index for u in utterances]))
 
     def label(self, transcript: Transcript, *, progress: Progress | None = None) -> Transcript:
