@@ -32,8 +32,8 @@ from alliance.transcripts.labeller import (
 )
 from alliance.transcripts.model import CLIENT_LABELS, THERAPIST_LABELS
 
-THERAPIST_F1 = 0.7559
-CLIENT_F1 = 0.531
+THERAPIST_F1 = 0.7536
+CLIENT_F1 = 0.5268
 
 SESSION = """\
 T: Hi, thanks for coming in today. What would you like to talk about?
@@ -92,7 +92,7 @@ def test_progress_counts_up_to_every_utterance_once(labeller: Labeller) -> None:
     seen: list[tuple[int, int]] = []
     transcript = parse_text(SESSION * 12)  # 144 utterances: more than one batch of the encoder
     labeller.predict(transcript, progress=lambda done, total: seen.append((done, total)))
-    total = len(labeller.members) * len(transcript)  # each member encodes each utterance
+    total = len(transcript)  # one encoder pass serves both members
     assert len(seen) > 2 and seen[-1] == (total, total) and {t for _, t in seen} == {total}
     assert all(a < b for (a, _), (b, _) in itertools.pairwise(seen))
 
@@ -183,10 +183,59 @@ def test_a_model_that_does_not_match_its_card_is_refused(tmp_path: Path) -> None
 
 def test_without_the_adapter_the_encoder_differs(labeller: Labeller) -> None:
     # The shipped adapter really changes the encoder: the base model alone gives other embeddings.
-    base = Encoder(labeller.members["adapted"].spec, None)
+    base = Encoder({"adapted": labeller.members["adapted"].spec}, None)
     texts = ["Do you drink every day?", "I really want to cut down."]
-    adapted, plain = labeller.encoder.encode(texts)[0], base.encode(texts)[0]
+    adapted, plain = labeller.encoder.encode(texts)["adapted"][0], base.encode(texts)["adapted"][0]
     assert float(np.abs(adapted - plain).max()) > 0.05
+
+
+def _random_adapter(blocks: range) -> dict[str, np.ndarray]:
+    from alliance.transcripts.finetune import ADAPTED_LAYERS
+    from alliance.transcripts.labeller import base_model
+
+    modules = dict(base_model().named_modules())
+    rng = np.random.default_rng(0)
+    adapter = {}
+    for i in blocks:
+        for name in ADAPTED_LAYERS:
+            linear = modules[f"encoder.layer.{i}.{name}"]
+            adapter[f"encoder.layer.{i}.{name}.a"] = (rng.normal(size=(8, linear.in_features)) * 0.05).astype("f4")
+            adapter[f"encoder.layer.{i}.{name}.b"] = (rng.normal(size=(linear.out_features, 8)) * 0.05).astype("f4")
+    return adapter
+
+
+def test_one_branched_pass_computes_both_members_encoders() -> None:
+    # The shared lower blocks run once; above the split the shipped blocks and the adapted ones each run: every
+    # member's pooled layers equal those of its own whole encoder in torch (the base model; the adapter merged in).
+    import torch
+
+    from alliance.transcripts.labeller import ADAPTED, FROZEN, base_model, padded, pool, pooled_layers
+
+    adapter = _random_adapter(range(4, 6))
+    encoder = Encoder({"adapted": ADAPTED, "frozen": FROZEN}, adapter)
+    assert encoder.split == 4
+    texts = ["Do you drink every day?", "I really want to cut down because my wife worries about me.", "Okay.", ""]
+    out = encoder.encode(texts)
+    tokens, mask = padded(encoder.tokenize(texts), range(len(texts)))
+    plain, merged = base_model().eval(), base_model().eval()
+    merge_adapter(merged, adapter, ADAPTED.adapter_scale)
+    for name, spec, model in (("frozen", FROZEN, plain), ("adapted", ADAPTED, merged)):
+        with torch.no_grad():
+            states = model(input_ids=tokens, attention_mask=mask, output_hidden_states=True).hidden_states
+        expected = pool(states, mask, pooled_layers(spec))
+        assert len(out[name]) == len(expected)
+        for got, want in zip(out[name], expected, strict=True):
+            np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
+    assert float(np.abs(out["adapted"][0] - out["frozen"][5]).max()) > 0.05  # the adapted last layer differs
+
+
+def test_members_that_cannot_share_one_pass_are_refused() -> None:
+    from alliance.transcripts.labeller import ADAPTED, FROZEN
+
+    with pytest.raises(ResourceError, match="truncate alike"):
+        Encoder({"adapted": ADAPTED, "frozen": FeatureSpec(max_tokens=128, adapter_scale=0.0)})
+    with pytest.raises(ResourceError, match="must name blocks"):
+        Encoder({"adapted": ADAPTED, "frozen": FROZEN}, {"encoder.layer.9.intermediate.dense.a": np.zeros(1)})
 
 
 @pytest.mark.slow
@@ -210,7 +259,7 @@ def test_training_runs_end_to_end_and_writes_a_model_that_loads(shared_data: Pat
     assert 0 <= result.cross_validation["therapist"]["macro_f1"] <= 1
     artefacts = load_artefacts(out)
     assert artefacts.card["training_data"]["transcripts"] == 4
-    assert len(artefacts.adapter) == 2 * 6 * 6  # A and B for six linear layers in each of six blocks
+    assert len(artefacts.adapter) == 2 * 6 * 2  # A and B for six linear layers in each of the top two blocks
     assert set(artefacts.heads) == {"adapted", "frozen"}
     labeller = build(artefacts)
     predictions = labeller.predict(parse_text(SESSION))

@@ -165,6 +165,9 @@ def train(
         None, "--out", help="Where to write adapter.npz, head.npz and card.json (default: the package)."
     ),
     epochs: int = typer.Option(4, "--epochs", min=1, help="Passes over the training transcripts (shipped: 4)."),
+    blocks: int = typer.Option(
+        2, "--blocks", min=1, max=6, help="How many of the encoder's top blocks the adapter trains (shipped: 2)."
+    ),
 ) -> None:
     """Fine-tune the utterance labeller on AnnoMI (optionally cross-validated by transcript) and write it."""
     from alliance.transcripts import finetune
@@ -178,7 +181,9 @@ def train(
             sys.stderr.write(message + "\n")
 
         directory = out or finetune.ARTEFACTS
-        result = finetune.train(annomi, folds, out=directory, recipe=finetune.Recipe(epochs=epochs), progress=say)
+        result = finetune.train(
+            annomi, folds, out=directory, recipe=finetune.Recipe(epochs=epochs, blocks=blocks), progress=say
+        )
         for task, scores in result.cross_validation.items():
             typer.echo(
                 f"{task}: macro-F1 {scores['macro_f1']:.3f}, kappa {scores['kappa']:.3f}, "

