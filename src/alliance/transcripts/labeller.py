@@ -251,7 +251,7 @@ class Encoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(
-            _onnx_bytes(Branched(model, adapted, self.split, self.outputs)),
+            _onnx_bytes(branched(model, adapted, self.split, self.outputs)),
             options,
             providers=["CPUExecutionProvider"],
         )
@@ -299,7 +299,7 @@ def adapted_from(adapter: dict[str, np.ndarray], blocks: int) -> int:
     return min(int(i) for i in found)
 
 
-def Branched(base: Any, adapted: Any, split: int, outputs: Sequence[tuple[str, int]]) -> Any:  # noqa: N802
+def branched(base: Any, adapted: Any, split: int, outputs: Sequence[tuple[str, int]]) -> Any:
     """A torch module: token ids and mask → the mean-pooled states of ``outputs`` ((branch, layer) pairs: layer 0 is
     the embeddings; blocks up to ``split`` are shared, above it the branch's own blocks run)."""
     import torch
