@@ -48,6 +48,7 @@ from alliance.transcripts.labeller import (
     pooled_layers,
     save_artefacts,
     surface,
+    token_ids,
     tokenizer,
 )
 from alliance.transcripts.model import Transcript
@@ -246,12 +247,16 @@ class _Trunk:
     pooled: dict[int, Any]
 
     @classmethod
-    def of(cls, texts: list[str], spec: FeatureSpec, split: int, sub_batch: int) -> _Trunk:
+    def of(cls, texts: list[str], spec: FeatureSpec, recipe: Recipe) -> _Trunk:
+        """The shared work below the top ``recipe.blocks`` blocks, which the adapter trains."""
         import torch
 
-        tok = tokenizer(spec.max_tokens)
-        ids = [e.ids for e in tok.encode_batch([t if t.strip() else "." for t in texts])]
         model: Any = base_model().eval()
+        blocks = int(model.config.num_hidden_layers)
+        if not 1 <= recipe.blocks <= blocks:
+            raise ResourceError(f"the adapter can train 1 to {blocks} of the encoder's top blocks, not {recipe.blocks}")
+        split, sub_batch = blocks - recipe.blocks, recipe.sub_batch
+        ids = token_ids(tokenizer(spec.max_tokens), texts)
         states: list[Any] = [None] * len(ids)
         pooled = {layer: torch.zeros((len(ids), int(model.config.hidden_size))) for layer in range(split + 1)}
         order = np.argsort([len(x) for x in ids], kind="stable")
@@ -282,12 +287,9 @@ class _Data:
     def of(cls, corpus: Corpus, spec: FeatureSpec, recipe: Recipe) -> _Data:
         import torch
 
-        blocks = int(base_model().config.num_hidden_layers)
-        if not 1 <= recipe.blocks <= blocks:
-            raise ResourceError(f"the adapter can train 1 to {blocks} of the encoder's top blocks, not {recipe.blocks}")
         return cls(
             corpus,
-            _Trunk.of(corpus.texts, spec, blocks - recipe.blocks, recipe.sub_batch),
+            _Trunk.of(corpus.texts, spec, recipe),
             torch.from_numpy(surface(corpus.texts)),
             torch.from_numpy(corpus.therapist.astype(np.float32)),
             {task: torch.from_numpy(v) for task, v in corpus.class_indices().items()},

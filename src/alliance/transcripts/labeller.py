@@ -172,6 +172,11 @@ def tokenizer(max_tokens: int) -> Any:
     return tok
 
 
+def token_ids(tok: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text by the tokenizer ``tok`` (an empty text reads as ".")."""
+    return [e.ids for e in tok.encode_batch([t if t.strip() else "." for t in texts])]
+
+
 def padded(ids: Sequence[Sequence[int]], chosen: Sequence[int] | np.ndarray) -> tuple[Any, Any]:
     """(input ids, attention mask) tensors for the utterances ``chosen``, padded to the longest of them."""
     import torch
@@ -224,7 +229,6 @@ class Encoder:
         limits = {spec.max_tokens for spec in specs.values()}
         if len(limits) != 1:
             raise ResourceError(f"the labeller's members must truncate alike (max_tokens {sorted(limits)})")
-        self.specs = specs
         self.tokenizer = tokenizer(limits.pop())
         model: Any = base_model().eval()
         self.width = int(model.config.hidden_size)
@@ -259,7 +263,7 @@ class Encoder:
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text (truncated to the members' limit; an empty text reads as ".")."""
-        return [e.ids for e in self.tokenizer.encode_batch([t if t.strip() else "." for t in texts])]
+        return token_ids(self.tokenizer, texts)
 
     def batches(self, ids: list[list[int]]) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Length-sorted batches as (positions, input ids, attention mask) arrays: little padding, same results."""
