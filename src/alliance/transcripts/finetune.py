@@ -32,7 +32,6 @@ from alliance.transcripts.labeller import (
     ARTEFACTS,
     ENCODER_NAME,
     FROZEN,
-    PRECISIONS,
     TASKS,
     Artefacts,
     Encoder,
@@ -41,6 +40,7 @@ from alliance.transcripts.labeller import (
     Member,
     average,
     base_model,
+    check_precision,
     feature_width,
     features,
     load_artefacts,
@@ -528,8 +528,7 @@ def train(
     from alliance.transcripts.parse import parse_annomi
 
     recipe = recipe or Recipe()
-    if recipe.precision not in PRECISIONS:
-        raise ResourceError(f"the encoder's precision must be one of {', '.join(PRECISIONS)}, not {recipe.precision!r}")
+    check_precision(recipe.precision)  # before hours of work, not at the first encoder
     say = progress or (lambda message: None)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)

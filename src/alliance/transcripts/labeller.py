@@ -55,6 +55,7 @@ __all__ = [
     "Member",
     "Prediction",
     "build",
+    "check_precision",
     "decide",
     "features",
     "int8_weights",
@@ -230,8 +231,7 @@ class Encoder:
         threads: int | None = None,
         precision: str = "float32",
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ResourceError(f"the encoder's precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        check_precision(precision)
         try:
             import onnxruntime
             import torch
@@ -382,6 +382,12 @@ def _onnx_bytes(module: Any) -> bytes:
             dynamo=False,
         )
     return buffer.getvalue()
+
+
+def check_precision(precision: str) -> None:
+    """Refuse a precision the encoder cannot run in (:data:`PRECISIONS`)."""
+    if precision not in PRECISIONS:
+        raise ResourceError(f"the encoder's precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
 def int8_weights(graph: bytes, block: int = INT8_BLOCK) -> bytes:
