@@ -106,6 +106,7 @@ def test_report_uses_labels_from_the_file_when_asked(tmp_path: Path) -> None:
         (("report", "{session}", "--labels", "guess"), "--labels must be auto, model or file"),
         (("label", "{session}", "--speaker", "Ann"), "--speaker 'Ann' must look like NAME=therapist"),
         (("report", "{session}", "--labels", "file"), "not every utterance of the file carries a label"),
+        (("train", "--data", "{session}", "--device", "tpu9"), "trains on cpu, cuda or cuda:N, not 'tpu9'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(session: Path, args: tuple[str, ...], message: str) -> None:

