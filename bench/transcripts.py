@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,24 +69,21 @@ def main() -> None:
     encoder = labeller.encoder
     batches = list(encoder.batches(encoder.tokenize(texts)))
 
-    def bare() -> None:
-        for _, tokens, mask in batches:
-            encoder.forward(tokens, mask)
+    def forward_pass(graph: Encoder) -> Callable[[], None]:
+        """The bare forward pass of ``graph`` over the session's token batches."""
+
+        def run() -> None:
+            for _, tokens, mask in batches:
+                graph.forward(tokens, mask)
+
+        return run
 
     artefacts = load_artefacts()
-    exact = Encoder(artefacts.specs, artefacts.adapter, precision="float32")
-
-    def bare_float32() -> None:
-        for _, tokens, mask in batches:
-            exact.forward(tokens, mask)
-
+    bare = forward_pass(encoder)
+    bare_float32 = forward_pass(Encoder(artefacts.specs, artefacts.adapter, precision="float32"))
     # The previous release: the frozen member pooled layers 1-6, so the shipped top blocks ran beside the adapted ones.
     previous_specs = {**artefacts.specs, "frozen": replace(FROZEN, layers=(1, 2, 3, 4, 5, 6), context_layer=6)}
-    previous = Encoder(previous_specs, artefacts.adapter, precision=encoder.precision)
-
-    def bare_previous() -> None:
-        for _, tokens, mask in batches:
-            previous.forward(tokens, mask)
+    bare_previous = forward_pass(Encoder(previous_specs, artefacts.adapter, precision=encoder.precision))
 
     def end_to_end() -> None:
         skills(labeller.label(parse_text(text)))

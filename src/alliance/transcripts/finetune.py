@@ -109,10 +109,11 @@ def training_device(recipe: Recipe) -> Any:
         device = None
     if device is None or device.type not in ("cpu", "cuda"):
         raise ResourceError(f"the labeller trains on cpu, cuda or cuda:N, not {recipe.device!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ResourceError(f"training on {recipe.device} needs a CUDA GPU, and torch sees none")
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        raise ResourceError(f"training on {recipe.device}: torch sees {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ResourceError(f"training on {recipe.device} needs a CUDA GPU, and torch sees none")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ResourceError(f"training on {recipe.device}: torch sees {torch.cuda.device_count()} CUDA GPU(s)")
     return device
 
 
