@@ -563,7 +563,7 @@ def train(
 
     recipe = recipe or Recipe()
     check_precision(recipe.precision)  # before hours of work, not at the first encoder
-    training_device(recipe)
+    device = training_device(recipe)
     say = progress or (lambda message: None)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
@@ -600,7 +600,7 @@ def train(
             f"(ONNX Runtime, {recipe.precision} weights)"
         ),
         "recipe": {k: v for k, v in asdict(recipe).items() if k not in ("threads", "device")},
-        "trained_on": str(training_device(recipe)),
+        "trained_on": str(device),
         "regularisation_C": LOGISTIC_C,
         "training_data": {
             "file": annomi.name,
